@@ -1,0 +1,1 @@
+"""Temporal activities: every database write and email send of the lifecycle."""

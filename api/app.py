@@ -1,0 +1,79 @@
+"""The ValueGate web application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+
+from api.routes import health, mail, measures, pages
+from services.db import create_engine, session_factory
+from services.errors import InvalidInput, NotFound
+from valuegate.settings import Settings, get_settings
+from valuegate.temporal import connect
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: AsyncEngine | None = None,
+    temporal: Client | None = None,
+) -> FastAPI:
+    """The app; an engine or Temporal client passed in is used instead of creating one."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = app.state.engine is None
+        if own_engine:
+            app.state.engine = create_engine(settings.database_url)
+            app.state.sessions = session_factory(app.state.engine)
+        if app.state.temporal is None:
+            app.state.temporal = await connect(settings)
+        yield
+        if own_engine:
+            await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="ValueGate",
+        summary="Measures tied to money, passing stage gates, closed on verified figures.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine) if engine is not None else None
+    app.state.temporal = temporal
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(health.router)
+    app.include_router(measures.router)
+    app.include_router(pages.router)
+    app.include_router(mail.router)
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/measures", status_code=303)
+
+    @app.exception_handler(InvalidInput)
+    async def invalid_input(request: Request, error: InvalidInput) -> JSONResponse:
+        detail = [
+            {"loc": ["body", p.field], "msg": p.message, "type": "value_error"}
+            for p in error.problems
+        ]
+        return JSONResponse(status_code=422, content=jsonable_encoder({"detail": detail}))
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, error: NotFound) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": f"{error} not found"})
+
+    return app

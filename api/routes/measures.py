@@ -1,0 +1,77 @@
+"""REST API for measures: create (which starts the lifecycle workflow), list, read."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+
+from api.deps import SessionDep, SessionsDep, SettingsDep, TemporalDep
+from models.audit import Actor, Channel
+from models.measure import MeasureCreate, MeasurePublic
+from services import lifecycle, measures
+from services.db import transaction
+
+router = APIRouter(prefix="/api/measures", tags=["measures"])
+
+API_ACTOR = Actor(label="api", channel=Channel.API)
+
+
+@router.post(
+    "",
+    response_model=MeasurePublic,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a measure and start its lifecycle workflow",
+    responses={200: {"description": "A measure with this Idempotency-Key already existed"}},
+)
+async def create_measure(
+    data: MeasureCreate,
+    sessions: SessionsDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(max_length=200, description="Send the same key when retrying a create."),
+    ] = None,
+) -> MeasurePublic:
+    async with transaction(sessions) as session:
+        measure, created = await measures.create(
+            session, data=data, actor=API_ACTOR, idempotency_key=idempotency_key
+        )
+        facts = await measures.facts(session, measure=measure, today=date.today())
+    try:
+        await lifecycle.start(temporal, facts=facts, task_queue=settings.temporal_task_queue)
+    except Exception as error:
+        raise HTTPException(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=(
+                f"measure M-{facts.measure_id} was saved but its workflow could not be started "
+                f"({type(error).__name__}); retry with the same Idempotency-Key to finish"
+            ),
+        ) from error
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return measures.public(measure, facts)
+
+
+@router.get("", response_model=list[MeasurePublic], summary="List measures, newest first")
+async def list_measures(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[MeasurePublic]:
+    today = date.today()
+    return [
+        measures.public(m, await measures.facts(session, measure=m, today=today))
+        for m in await measures.list_all(session, limit=limit, offset=offset)
+    ]
+
+
+@router.get("/{measure_id}", response_model=MeasurePublic, summary="One measure")
+async def read_measure(measure_id: int, session: SessionDep) -> MeasurePublic:
+    measure = await measures.get(session, measure_id=measure_id)
+    return measures.public(
+        measure, await measures.facts(session, measure=measure, today=date.today())
+    )

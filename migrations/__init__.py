@@ -1,0 +1,1 @@
+"""Alembic migrations; `valuegate migrate` runs them."""

@@ -1,0 +1,68 @@
+"""The measure — the atomic unit of value work — as a table and as API shapes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import field_validator
+from sqlmodel import Field, SQLModel
+
+from models.base import metadata as _metadata  # noqa: F401
+from models.columns import EnumText, UTCDateTime, utcnow
+from models.stages import Stage
+from models.status import Light
+
+DEFAULT_HORIZON_MONTHS = 24
+
+
+class MeasureBase(SQLModel):
+    title: str = Field(min_length=3, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    package_id: int = Field(foreign_key="measure_package.id", index=True)
+    owner_id: int | None = Field(default=None, foreign_key="person.id")
+    sponsor_id: int | None = Field(default=None, foreign_key="person.id")
+    controller_id: int | None = Field(default=None, foreign_key="person.id")
+    business_unit_id: int | None = Field(default=None, foreign_key="business_unit.id")
+    legal_entity_id: int | None = Field(default=None, foreign_key="legal_entity.id")
+    plan_start: date | None = Field(
+        default=None, description="First month of the plan horizon (the day is ignored)."
+    )
+    horizon_months: int = Field(default=DEFAULT_HORIZON_MONTHS, ge=1, le=120)
+
+    @field_validator("plan_start")
+    @classmethod
+    def _first_of_month(cls, value: date | None) -> date | None:
+        return value.replace(day=1) if value else None
+
+
+class Measure(MeasureBase, table=True):
+    # AUTOINCREMENT on SQLite: an id is never reused, so neither is its workflow id.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    stage: Stage = Field(default=Stage.DEFINED, sa_type=EnumText(Stage), index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # A client-chosen key that makes POST /api/measures safe to retry.
+    idempotency_key: str | None = Field(default=None, max_length=200, unique=True)
+
+
+class MeasureCreate(MeasureBase):
+    """What a client sends to create a measure."""
+
+
+class MeasurePublic(MeasureBase):
+    """A measure as the API shows it."""
+
+    id: int
+    stage: Stage
+    workflow_id: str
+    implementation_status: Light
+    potential_status: Light
+    created_at: datetime
+    updated_at: datetime
+
+
+def workflow_id_for(measure_id: int) -> str:
+    """The id of the measure's lifecycle workflow."""
+    return f"measure-{measure_id}"

@@ -1,0 +1,45 @@
+"""The dual status of a measure: delivery (milestones) and value (potential), computed one way."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+AMBER_OVERDUE_DAYS = 14
+GREEN_ATTAINMENT = Decimal("0.95")
+AMBER_ATTAINMENT = Decimal("0.80")
+
+
+class Light(StrEnum):
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
+    NONE = "none"  # nothing to judge yet (no milestones, or no plan)
+
+
+def implementation_status(open_milestone_dates: Iterable[date], *, today: date) -> Light:
+    """Green when no open milestone is overdue, amber up to 14 days overdue, red beyond."""
+    dates = list(open_milestone_dates)
+    overdue = [(today - planned).days for planned in dates if planned < today]
+    if not overdue:
+        return Light.GREEN
+    return Light.AMBER if max(overdue) <= AMBER_OVERDUE_DAYS else Light.RED
+
+
+def plan_attainment(plan: Decimal, achieved: Decimal) -> Decimal | None:
+    """Achieved (actual, else forecast) as a share of plan; None without a positive plan."""
+    if plan <= 0:
+        return None
+    return achieved / plan
+
+
+def potential_status(plan: Decimal, achieved: Decimal) -> Light:
+    """Green at 95 % of plan or more, amber from 80 %, red below."""
+    attainment = plan_attainment(plan, achieved)
+    if attainment is None:
+        return Light.NONE
+    if attainment >= GREEN_ATTAINMENT:
+        return Light.GREEN
+    return Light.AMBER if attainment >= AMBER_ATTAINMENT else Light.RED

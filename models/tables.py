@@ -1,0 +1,36 @@
+"""Every table, imported once so the metadata is complete (migrations, tests)."""
+
+from models.audit import AuditEvent, AuditHead
+from models.base import metadata
+from models.figures import ImpactLine, Milestone, MonthlyValue
+from models.measure import Measure
+from models.organization import (
+    BusinessUnit,
+    LegalEntity,
+    MeasurePackage,
+    Organization,
+    Portfolio,
+    Program,
+    Project,
+)
+from models.outbox import OutboxEmail
+from models.people import Person
+
+__all__ = [
+    "AuditEvent",
+    "AuditHead",
+    "BusinessUnit",
+    "ImpactLine",
+    "LegalEntity",
+    "Measure",
+    "MeasurePackage",
+    "Milestone",
+    "MonthlyValue",
+    "Organization",
+    "OutboxEmail",
+    "Person",
+    "Portfolio",
+    "Program",
+    "Project",
+    "metadata",
+]

@@ -1,0 +1,113 @@
+"""Appending to and verifying the hash-chained audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.audit import (
+    GENESIS_HASH,
+    Actor,
+    AuditEvent,
+    AuditHead,
+    ChainProblem,
+    event_hash,
+    to_json_value,
+)
+from models.columns import utcnow
+
+VERIFY_BATCH = 1000
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    entity_type: str,
+    entity_id: str | int,
+    action: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> AuditEvent:
+    """Append one event to the chain, inside the caller's transaction.
+
+    The chain head row is locked (FOR UPDATE on PostgreSQL; SQLite serialises writers anyway), so
+    concurrent writers append one after another and ids stay gapless.
+    """
+    head = (await session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update())).one()
+    event = AuditEvent(
+        id=head.last_event_id + 1,
+        occurred_at=utcnow(),
+        actor_id=actor.person_id,
+        actor=actor.label,
+        channel=actor.channel,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        action=action,
+        before=to_json_value(before) if before is not None else None,
+        after=to_json_value(after) if after is not None else None,
+        reason=reason,
+        prev_hash=head.last_hash,
+        hash="",
+    )
+    event.hash = event_hash(event)
+    head.last_event_id = event.id
+    head.last_hash = event.hash
+    session.add(event)
+    session.add(head)
+    await session.flush()
+    return event
+
+
+async def verify_chain(session: AsyncSession) -> list[ChainProblem]:
+    """Every place where the stored trail differs from what was sealed; empty when intact."""
+    problems: list[ChainProblem] = []
+    expected_id, expected_prev = 1, GENESIS_HASH
+    last_id = 0
+    while True:
+        batch = (
+            await session.exec(
+                select(AuditEvent)
+                .where(col(AuditEvent.id) > last_id)
+                .order_by(col(AuditEvent.id))
+                .limit(VERIFY_BATCH)
+            )
+        ).all()
+        if not batch:
+            break
+        for event in batch:
+            if event.id != expected_id:
+                problems.append(
+                    ChainProblem(
+                        event_id=event.id,
+                        problem=f"events {expected_id}..{event.id - 1} are missing",
+                    )
+                )
+            if event.prev_hash != expected_prev:
+                problems.append(
+                    ChainProblem(
+                        event_id=event.id,
+                        problem="does not follow the event before it (deleted or reordered)",
+                    )
+                )
+            if event_hash(event) != event.hash:
+                problems.append(
+                    ChainProblem(
+                        event_id=event.id, problem="content was changed after it was written"
+                    )
+                )
+            expected_id, expected_prev = event.id + 1, event.hash
+            last_id = event.id
+    head = (await session.exec(select(AuditHead).where(AuditHead.id == 1))).one()
+    if head.last_event_id != last_id or head.last_hash != expected_prev:
+        problems.append(
+            ChainProblem(
+                event_id=head.last_event_id,
+                problem=f"the trail ends at event {last_id} but was sealed up to event "
+                f"{head.last_event_id} (events at the end were removed)",
+            )
+        )
+    return problems

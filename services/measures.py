@@ -1,0 +1,187 @@
+"""Creating, listing and describing measures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, type_coerce
+from sqlmodel import SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.audit import Actor
+from models.columns import MoneyType
+from models.figures import ImpactLine, Milestone, MonthlyValue
+from models.measure import Measure, MeasureCreate, MeasurePublic, workflow_id_for
+from models.money import ImpactCategory, Scenario
+from models.organization import (
+    BusinessUnit,
+    LegalEntity,
+    MeasurePackage,
+    Program,
+    Project,
+)
+from models.people import Person
+from models.status import Light, implementation_status, potential_status
+from services import audit
+from services.errors import FieldProblem, InvalidInput, NotFound
+from workflows.contracts import MeasureFacts
+
+ROLE_FIELDS = ("owner_id", "sponsor_id", "controller_id")
+
+
+async def create(
+    session: AsyncSession,
+    *,
+    data: MeasureCreate,
+    actor: Actor,
+    idempotency_key: str | None = None,
+) -> tuple[Measure, bool]:
+    """Create a measure with its audit event; with a known idempotency key, return the measure
+    created before instead (the flag says whether this call created it)."""
+    if idempotency_key:
+        existing = (
+            await session.exec(select(Measure).where(Measure.idempotency_key == idempotency_key))
+        ).first()
+        if existing is not None:
+            return existing, False
+    await _check_references(session, data)
+    measure = Measure.model_validate(data, update={"idempotency_key": idempotency_key})
+    session.add(measure)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        entity_type="measure",
+        entity_id=measure.id or 0,
+        action="measure.created",
+        after=data.model_dump(),
+    )
+    return measure, True
+
+
+async def _check_references(session: AsyncSession, data: MeasureCreate) -> None:
+    problems: list[FieldProblem] = []
+    checks: list[tuple[str, int | None, type[SQLModel]]] = [
+        ("package_id", data.package_id, MeasurePackage),
+        ("business_unit_id", data.business_unit_id, BusinessUnit),
+        ("legal_entity_id", data.legal_entity_id, LegalEntity),
+        *((field, getattr(data, field), Person) for field in ROLE_FIELDS),
+    ]
+    for field, ref, table in checks:
+        if ref is not None and await session.get(table, ref) is None:
+            problems.append(FieldProblem(field, f"no {table.__name__} with id {ref}"))
+    people = [(field, getattr(data, field)) for field in ROLE_FIELDS if getattr(data, field)]
+    for i, (field, person) in enumerate(people):
+        for other_field, other in people[:i]:
+            if person == other:
+                problems.append(
+                    FieldProblem(
+                        field,
+                        f"must be a different person from {other_field.removesuffix('_id')} "
+                        "(segregation of duties)",
+                    )
+                )
+    if problems:
+        raise InvalidInput(problems)
+
+
+async def get(session: AsyncSession, *, measure_id: int) -> Measure:
+    """The measure with `measure_id`; NotFound otherwise."""
+    measure = await session.get(Measure, measure_id)
+    if measure is None:
+        raise NotFound(f"measure {measure_id}")
+    return measure
+
+
+async def list_all(
+    session: AsyncSession, *, limit: int = 200, offset: int = 0
+) -> Sequence[Measure]:
+    """Measures, newest first."""
+    query = select(Measure).order_by(col(Measure.id).desc()).offset(offset).limit(limit)
+    return (await session.exec(query)).all()
+
+
+async def portfolio_of(session: AsyncSession, *, package_id: int) -> int:
+    """The portfolio a measure package belongs to."""
+    query = (
+        select(Program.portfolio_id)
+        .join(Project, col(Project.program_id) == Program.id)
+        .join(MeasurePackage, col(MeasurePackage.project_id) == Project.id)
+        .where(MeasurePackage.id == package_id)
+    )
+    return (await session.exec(query)).one()
+
+
+async def dual_status(
+    session: AsyncSession, *, measure_id: int, today: date
+) -> tuple[Light, Light]:
+    """(implementation status, potential status) of one measure on `today`."""
+    open_dates = (
+        await session.exec(
+            select(col(Milestone.planned_date)).where(
+                Milestone.measure_id == measure_id,
+                col(Milestone.done_date).is_(None),
+                col(Milestone.waived_reason).is_(None),
+            )
+        )
+    ).all()
+    totals = (
+        await session.exec(
+            select(
+                col(MonthlyValue.scenario),
+                col(MonthlyValue.period),
+                type_coerce(func.sum(MonthlyValue.amount), MoneyType()),
+            )
+            .join(ImpactLine, col(ImpactLine.id) == MonthlyValue.impact_line_id)
+            .where(
+                ImpactLine.measure_id == measure_id,
+                col(ImpactLine.category) != ImpactCategory.CAPEX,
+                col(MonthlyValue.scenario).in_([Scenario.PLAN, Scenario.FORECAST, Scenario.ACTUAL]),
+            )
+            .group_by(col(MonthlyValue.scenario), col(MonthlyValue.period))
+        )
+    ).all()
+    plan = Decimal(0)
+    forecast: dict[date, Decimal] = {}
+    actual: dict[date, Decimal] = {}
+    for scenario, period, amount in totals:
+        value = amount or Decimal(0)
+        if scenario == Scenario.PLAN:
+            plan += value
+        else:
+            (forecast if scenario == Scenario.FORECAST else actual)[period] = value
+    achieved = sum(
+        (actual.get(p, forecast.get(p, Decimal(0))) for p in forecast | actual), Decimal(0)
+    )
+    return implementation_status(open_dates, today=today), potential_status(plan, achieved)
+
+
+async def facts(session: AsyncSession, *, measure: Measure, today: date) -> MeasureFacts:
+    """The facts the lifecycle workflow and its search attributes are built from."""
+    assert measure.id is not None
+    impl, potential = await dual_status(session, measure_id=measure.id, today=today)
+    return MeasureFacts(
+        measure_id=measure.id,
+        title=measure.title,
+        stage=measure.stage,
+        portfolio_id=await portfolio_of(session, package_id=measure.package_id),
+        legal_entity_id=measure.legal_entity_id,
+        business_unit_id=measure.business_unit_id,
+        implementation_status=impl,
+        potential_status=potential,
+    )
+
+
+def public(measure: Measure, measure_facts: MeasureFacts) -> MeasurePublic:
+    """The API view of a measure."""
+    assert measure.id is not None
+    return MeasurePublic.model_validate(
+        measure,
+        update={
+            "workflow_id": workflow_id_for(measure.id),
+            "implementation_status": measure_facts.implementation_status,
+            "potential_status": measure_facts.potential_status,
+        },
+    )

@@ -1,0 +1,1 @@
+"""ValueGate application shell: settings, the `valuegate` command, the dev stack and the worker."""

@@ -1,0 +1,136 @@
+"""The `valuegate` command: dev, api, worker, migrate, seed, audit-verify."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import date
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from valuegate.settings import Settings, get_settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="valuegate", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    dev = commands.add_parser("dev", help="run the whole stack locally on embedded defaults")
+    dev.add_argument("--state-dir", type=Path, default=Path(".valuegate"))
+    dev.add_argument("--api-port", type=int, default=8000)
+    dev.add_argument("--temporal-port", type=int, default=7233)
+    dev.add_argument("--ui-port", type=int, default=8233)
+    dev.add_argument("--smtp-port", type=int, default=1025)
+    dev.add_argument("--no-demo", action="store_true", help="do not seed demo data")
+
+    api = commands.add_parser("api", help="run the web app and REST API (uvicorn)")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--workers", type=int, default=1)
+
+    commands.add_parser("worker", help="run a Temporal worker for measure workflows")
+
+    migrate = commands.add_parser("migrate", help="upgrade (or downgrade) the database schema")
+    migrate.add_argument("--revision", default="head")
+    migrate.add_argument("--downgrade", action="store_true")
+
+    commands.add_parser("seed", help="load the demo portfolio into an empty database")
+    commands.add_parser("audit-verify", help="check the audit trail's hash chain")
+
+    args = parser.parse_args(argv)
+    try:
+        sys.exit(_dispatch(args))
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as error:
+        problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
+        raise SystemExit(f"valuegate: configuration error: {problems}") from None
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "dev":
+        from valuegate import dev
+
+        ports = dev.DevPorts(args.api_port, args.temporal_port, args.ui_port, args.smtp_port)
+        state_dir = args.state_dir.resolve()
+        state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            asyncio.run(dev.run(state_dir, ports, with_demo=not args.no_demo))
+        except dev.PortInUse as error:
+            print(f"valuegate dev: {error}", file=sys.stderr)
+            return 1
+        return 0
+    settings = _settings()
+    if args.command == "api":
+        import uvicorn
+
+        from api.app import create_app
+
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, workers=None)
+        return 0
+    if args.command == "worker":
+        from valuegate import worker
+
+        asyncio.run(worker.run(settings))
+        return 0
+    if args.command == "migrate":
+        from services import migrate
+
+        if args.downgrade:
+            migrate.downgrade(settings.database_url, args.revision)
+        else:
+            migrate.upgrade(settings.database_url, args.revision)
+        print(f"valuegate migrate: database at {args.revision}")
+        return 0
+    if args.command == "seed":
+        return asyncio.run(_seed(settings))
+    if args.command == "audit-verify":
+        return asyncio.run(_audit_verify(settings))
+    raise AssertionError(args.command)
+
+
+async def _seed(settings: Settings) -> int:
+    from services.db import create_engine, session_factory
+    from valuegate import demo
+    from valuegate.temporal import connect
+
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    try:
+        async with sessions() as session:
+            if await demo.is_seeded(session):
+                print("valuegate seed: the database already has data; nothing done")
+                return 0
+        count = await demo.seed(
+            sessions,
+            temporal=await connect(settings),
+            task_queue=settings.temporal_task_queue,
+            today=date.today(),
+        )
+        print(f"valuegate seed: {count} demo measures created and their workflows started")
+        return 0
+    finally:
+        await engine.dispose()
+
+
+async def _audit_verify(settings: Settings) -> int:
+    from services import audit
+    from services.db import create_engine, session_factory
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            problems = await audit.verify_chain(session)
+    finally:
+        await engine.dispose()
+    for problem in problems:
+        print(f"event {problem.event_id}: {problem.problem}")
+    print("audit trail intact" if not problems else f"audit trail BROKEN: {len(problems)} problems")
+    return 0 if not problems else 1

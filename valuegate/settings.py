@@ -1,0 +1,76 @@
+"""Settings from the environment (prefix VALUEGATE_), one object for the whole process."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AnyHttpUrl, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-secret-key"})
+MIN_SECRET_LENGTH = 32
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    PRODUCTION = "production"
+
+
+class SmtpSecurity(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"  # implicit TLS, usually port 465
+
+
+class Settings(BaseSettings):
+    """Everything a ValueGate process reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="VALUEGATE_", env_file=".env", extra="ignore")
+
+    environment: Environment = Environment.DEV
+    state_dir: Path = Path(".valuegate")
+
+    database_url: str = "sqlite:///.valuegate/valuegate.db"
+
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "valuegate"
+    temporal_ui_url: AnyHttpUrl = AnyHttpUrl("http://localhost:8233")
+
+    smtp_host: str = "localhost"
+    smtp_port: int = 1025
+    smtp_security: SmtpSecurity = SmtpSecurity.NONE
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = 10.0
+    mail_from: str = "ValueGate <valuegate@localhost>"
+    # Where the dev mail catcher keeps what it caught (a Maildir); unset outside dev.
+    mail_catcher_dir: Path | None = None
+
+    public_base_url: AnyHttpUrl = AnyHttpUrl("http://localhost:8000")
+    secret_key: SecretStr = SecretStr("change-me")
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret_outside_dev(self) -> Settings:
+        if self.environment is Environment.DEV:
+            return self
+        secret = self.secret_key.get_secret_value()
+        if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                "VALUEGATE_SECRET_KEY is a placeholder or shorter than "
+                f"{MIN_SECRET_LENGTH} characters; set a random secret outside dev "
+                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        return self
+
+    def public_url(self, path: str) -> str:
+        """An absolute link for emails, built from the configured base URL only."""
+        return str(self.public_base_url).rstrip("/") + "/" + path.lstrip("/")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

@@ -1,0 +1,71 @@
+"""The worker process: runs measure workflows and their activities until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.notify import NotifyActivities
+from notifications.mailer import SmtpConfig
+from services.db import create_engine, session_factory
+from valuegate.settings import Settings
+from valuegate.temporal import connect
+from workflows.measure import MeasureWorkflow
+
+WORKFLOWS = [MeasureWorkflow]
+
+
+def smtp_config(settings: Settings) -> SmtpConfig:
+    """The SMTP settings as the mailer takes them."""
+    return SmtpConfig(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        security=settings.smtp_security.value,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        timeout=settings.smtp_timeout_seconds,
+    )
+
+
+def build_worker(
+    client: Client,
+    *,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    task_queue: str | None = None,
+) -> Worker:
+    """A worker for every ValueGate workflow and activity on the task queue."""
+    notify = NotifyActivities(
+        sessions=sessions,
+        smtp=smtp_config(settings),
+        sender=settings.mail_from,
+        public_url=str(settings.public_base_url),
+    )
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal_task_queue,
+        workflows=WORKFLOWS,
+        activities=[notify.send_assignment_email],
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def run(settings: Settings) -> None:
+    """Run a worker until SIGINT or SIGTERM, then finish in-flight activities and exit."""
+    client = await connect(settings)
+    engine = create_engine(settings.database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with build_worker(client, settings=settings, sessions=session_factory(engine)):
+            await stop.wait()
+    finally:
+        await engine.dispose()
