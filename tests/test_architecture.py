@@ -1,0 +1,62 @@
+"""The import rules that keep the tree easy to walk and the workflows deterministic."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# What workflow code may import: the standard library, temporalio, pydantic, pure domain modules.
+WORKFLOW_ALLOWED = {
+    "temporalio", "pydantic", "__future__",
+    "models.stages", "models.status", "models.money",
+    "workflows", "activities.names",
+}  # fmt: skip
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _allowed(module: str, allowed: set[str]) -> bool:
+    top = module.split(".")[0]
+    return top in sys.stdlib_module_names or any(
+        module == a or module.startswith(a + ".") for a in allowed
+    )
+
+
+def test_workflows_import_only_deterministic_modules() -> None:
+    offenders = {
+        f"{path.name}: {module}"
+        for path in (ROOT / "workflows").glob("*.py")
+        for module in _imports(path)
+        if not _allowed(module, WORKFLOW_ALLOWED)
+    }
+    assert offenders == set()
+
+
+def test_notifications_know_neither_temporal_nor_fastapi() -> None:
+    offenders = {
+        f"{path.name}: {module}"
+        for path in (ROOT / "notifications").glob("*.py")
+        for module in _imports(path)
+        if module.split(".")[0] in {"temporalio", "fastapi", "starlette", "api", "workflows"}
+    }
+    assert offenders == set()
+
+
+def test_the_worker_never_imports_the_web_app() -> None:
+    for package in ("workflows", "activities"):
+        for path in (ROOT / package).glob("*.py"):
+            assert not any(
+                m.split(".")[0] in {"api", "fastapi", "uvicorn"} for m in _imports(path)
+            ), path

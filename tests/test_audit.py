@@ -1,0 +1,92 @@
+"""The audit trail is hash-chained: any edit, deletion or reordering is detected."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.audit import Actor, Channel
+from services import audit
+from services.db import transaction
+
+PMO = Actor(person_id=7, label="pmo@acme.example", channel=Channel.API)
+
+
+async def _write_events(sessions: async_sessionmaker[AsyncSession], count: int = 5) -> None:
+    for number in range(1, count + 1):
+        async with transaction(sessions) as session:
+            await audit.record(
+                session,
+                actor=PMO,
+                entity_type="measure",
+                entity_id=number,
+                action="measure.updated",
+                before={"title": f"old {number}"},
+                after={"title": f"new {number}"},
+                reason="typo",
+            )
+
+
+async def _problems(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[int, str]]:
+    async with sessions() as session:
+        return [(p.event_id, p.problem) for p in await audit.verify_chain(session)]
+
+
+async def _sql(sessions: async_sessionmaker[AsyncSession], statement: str) -> None:
+    async with transaction(sessions) as session:
+        await session.exec(text(statement))  # type: ignore[call-overload]
+
+
+async def test_an_untouched_trail_verifies(sessions: async_sessionmaker[AsyncSession]) -> None:
+    await _write_events(sessions)
+    assert await _problems(sessions) == []
+
+
+async def test_an_edited_event_is_detected(sessions: async_sessionmaker[AsyncSession]) -> None:
+    await _write_events(sessions)
+    await _sql(sessions, "UPDATE audit_event SET reason = 'nothing to see' WHERE id = 3")
+    assert await _problems(sessions) == [(3, "content was changed after it was written")]
+
+
+async def test_a_deleted_event_is_detected(sessions: async_sessionmaker[AsyncSession]) -> None:
+    await _write_events(sessions)
+    await _sql(sessions, "DELETE FROM audit_event WHERE id = 2")
+    problems = await _problems(sessions)
+    assert (3, "events 2..2 are missing") in problems
+    assert (3, "does not follow the event before it (deleted or reordered)") in problems
+
+
+async def test_reordered_events_are_detected(sessions: async_sessionmaker[AsyncSession]) -> None:
+    await _write_events(sessions)
+    # Swap the ids of events 2 and 4, so they are read in the other order.
+    await _sql(sessions, "UPDATE audit_event SET id = 100 WHERE id = 2")
+    await _sql(sessions, "UPDATE audit_event SET id = 2 WHERE id = 4")
+    await _sql(sessions, "UPDATE audit_event SET id = 4 WHERE id = 100")
+    problems = await _problems(sessions)
+    assert {event_id for event_id, _ in problems} >= {2, 4}
+
+
+async def test_events_removed_from_the_end_are_detected(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _write_events(sessions)
+    await _sql(sessions, "DELETE FROM audit_event WHERE id >= 4")
+    [(_, problem)] = await _problems(sessions)
+    assert "trail ends at event 3 but was sealed up to event 5" in problem
+
+
+async def test_a_rolled_back_change_leaves_no_event(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _write_events(sessions, 2)
+    try:
+        async with transaction(sessions) as session:
+            await audit.record(
+                session, actor=PMO, entity_type="measure", entity_id=9, action="measure.updated"
+            )
+            raise RuntimeError("the change failed")
+    except RuntimeError:
+        pass
+    await _write_events(sessions, 1)
+    assert await _problems(sessions) == []

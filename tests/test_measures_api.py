@@ -1,0 +1,194 @@
+"""Creating measures through the REST API starts exactly one lifecycle workflow."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from models.audit import AuditEvent
+from models.measure import Measure
+from tests.factories import make_org, measure_payload
+from tests.support import CapturingSmtp
+from workflows import search_attributes as sa
+
+
+async def _count(sessions: async_sessionmaker[AsyncSession], table: type) -> int:
+    async with sessions() as session:
+        return (await session.exec(select(func.count()).select_from(table))).one()
+
+
+async def test_create_starts_one_workflow_with_search_attributes(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+) -> None:
+    org = await make_org(sessions)
+
+    response = await client.post("/api/measures", json=measure_payload(org))
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["stage"] == "defined"
+    assert body["workflow_id"] == f"measure-{body['id']}"
+    description = await temporal_env.client.get_workflow_handle(body["workflow_id"]).describe()
+    assert description.status == WorkflowExecutionStatus.RUNNING
+    attributes = description.typed_search_attributes
+    assert attributes.get(sa.MEASURE_STAGE) == "defined"
+    assert attributes.get(sa.PORTFOLIO_ID) == org.portfolio_id
+    assert attributes.get(sa.LEGAL_ENTITY_ID) == org.legal_entity_id
+    assert attributes.get(sa.BUSINESS_UNIT_ID) == org.business_unit_id
+    assert attributes.get(sa.IMPLEMENTATION_STATUS) == "green"
+    assert attributes.get(sa.POTENTIAL_STATUS) == "none"
+    assert await description.static_summary() == f"M-{body['id']}: Decommission the legacy SAN"
+
+
+async def test_admin_can_filter_measures_by_stage_and_portfolio(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+) -> None:
+    org = await make_org(sessions)
+    created = (await client.post("/api/measures", json=measure_payload(org))).json()
+
+    # Visibility (what the Temporal UI lists) is eventually consistent: poll until indexed.
+    query = (
+        f"WorkflowId = '{created['workflow_id']}' AND MeasureStage = 'defined' "
+        f"AND PortfolioId = {org.portfolio_id}"
+    )
+    found = await _eventually_listed(temporal_env, query)
+    assert found == [created["workflow_id"]]
+    wrong_stage = query.replace("'defined'", "'decided'")
+    assert [w.id async for w in temporal_env.client.list_workflows(wrong_stage)] == []
+
+
+async def _eventually_listed(env: WorkflowEnvironment, query: str) -> list[str]:
+    for _ in range(100):
+        ids = [w.id async for w in env.client.list_workflows(query)]
+        if ids:
+            return ids
+        await asyncio.sleep(0.1)
+    return []
+
+
+async def test_retried_create_with_same_key_returns_the_same_measure_and_one_workflow(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+) -> None:
+    org = await make_org(sessions)
+    headers = {"Idempotency-Key": "create-san-2027"}
+
+    first = await client.post("/api/measures", json=measure_payload(org), headers=headers)
+    handle = temporal_env.client.get_workflow_handle(first.json()["workflow_id"])
+    first_run = (await handle.describe()).run_id
+    again = await client.post("/api/measures", json=measure_payload(org), headers=headers)
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+    assert await _count(sessions, Measure) == 1
+    # The retry joined the running workflow: same run, not a second (or restarted) one.
+    description = await handle.describe()
+    assert (description.run_id, description.status) == (first_run, WorkflowExecutionStatus.RUNNING)
+
+
+async def test_create_records_an_audit_event(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org = await make_org(sessions)
+    body = (await client.post("/api/measures", json=measure_payload(org))).json()
+
+    async with sessions() as session:
+        events = (await session.exec(select(AuditEvent))).all()
+    assert [(e.action, e.entity_id, e.channel) for e in events] == [
+        ("measure.created", str(body["id"]), "api")
+    ]
+    assert events[0].after is not None and events[0].after["title"] == "Decommission the legacy SAN"
+
+
+async def test_owner_gets_one_assignment_email(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    smtp: CapturingSmtp,
+    worker: Worker,
+) -> None:
+    org = await make_org(sessions)
+    body = (await client.post("/api/measures", json=measure_payload(org))).json()
+
+    [message] = await smtp.wait_for(1)
+
+    assert message["To"] == org.owner_email
+    assert f"M-{body['id']}" in message["Subject"]
+    link = f"https://valuegate.example.com/measures/{body['id']}"
+    assert link in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+async def test_bad_references_are_refused_with_the_field_named_and_nothing_written(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org = await make_org(sessions)
+
+    response = await client.post(
+        "/api/measures", json=measure_payload(org, package_id=9999, legal_entity_id=8888)
+    )
+
+    assert response.status_code == 422
+    fields = {tuple(problem["loc"]) for problem in response.json()["detail"]}
+    assert fields == {("body", "package_id"), ("body", "legal_entity_id")}
+    assert await _count(sessions, Measure) == 0
+    assert await _count(sessions, AuditEvent) == 0
+
+
+async def test_owner_sponsor_and_controller_must_be_three_people(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org = await make_org(sessions)
+
+    response = await client.post(
+        "/api/measures", json=measure_payload(org, controller_id=org.owner_id)
+    )
+
+    assert response.status_code == 422
+    [problem] = response.json()["detail"]
+    assert problem["loc"] == ["body", "controller_id"]
+    assert "segregation of duties" in problem["msg"]
+    assert await _count(sessions, Measure) == 0
+
+
+async def test_malformed_body_is_a_clear_422(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org = await make_org(sessions)
+
+    response = await client.post(
+        "/api/measures", json=measure_payload(org, title="x", horizon_months=0)
+    )
+
+    assert response.status_code == 422
+    fields = {problem["loc"][-1] for problem in response.json()["detail"]}
+    assert fields == {"title", "horizon_months"}
+
+
+async def test_list_and_read_measures(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org = await make_org(sessions)
+    ids = [
+        (await client.post("/api/measures", json=measure_payload(org, title=t))).json()["id"]
+        for t in ("First measure", "Second measure")
+    ]
+
+    listed = (await client.get("/api/measures")).json()
+    one = await client.get(f"/api/measures/{ids[0]}")
+    missing = await client.get("/api/measures/424242")
+
+    assert [m["title"] for m in listed] == ["Second measure", "First measure"]
+    assert one.json()["title"] == "First measure"
+    assert missing.status_code == 404

@@ -1,0 +1,58 @@
+"""Settings come from VALUEGATE_ variables; production refuses a placeholder secret."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from pydantic import ValidationError
+
+from valuegate.settings import Settings
+
+STRONG = "k3J9x!q2Lz8vR4mT7wY1pS6dF0gH5jB-"
+
+
+def test_environment_variables_configure_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VALUEGATE_DATABASE_URL", "postgresql://db.internal/valuegate")
+    monkeypatch.setenv("VALUEGATE_SMTP_PORT", "2525")
+    monkeypatch.setenv("VALUEGATE_SMTP_SECURITY", "starttls")
+    settings = Settings()
+    assert settings.database_url == "postgresql://db.internal/valuegate"
+    assert (settings.smtp_port, settings.smtp_security.value) == (2525, "starttls")
+
+
+@pytest.mark.parametrize("secret", ["change-me", "secret", "short-but-random-1234"])
+def test_production_refuses_a_placeholder_or_short_secret(secret: str) -> None:
+    with pytest.raises(ValidationError, match="VALUEGATE_SECRET_KEY"):
+        Settings(environment="production", secret_key=secret)  # type: ignore[arg-type]
+
+
+def test_production_accepts_a_real_secret_and_dev_accepts_the_default() -> None:
+    assert (
+        Settings(environment="production", secret_key=STRONG).secret_key.get_secret_value()
+        == STRONG
+    )  # type: ignore[arg-type]
+    assert Settings(environment="dev").environment.value == "dev"  # type: ignore[arg-type]
+
+
+def test_the_command_refuses_to_start_with_a_clear_message() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "valuegate", "worker"],
+        env={
+            "VALUEGATE_ENVIRONMENT": "production",
+            "VALUEGATE_SECRET_KEY": "change-me",
+            "PATH": "",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "configuration error: VALUEGATE_SECRET_KEY is a placeholder" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_links_are_built_from_the_public_base_url() -> None:
+    settings = Settings(public_base_url="https://value.acme.example/app/")  # type: ignore[arg-type]
+    assert settings.public_url("/measures/4") == "https://value.acme.example/app/measures/4"
