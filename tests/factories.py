@@ -34,7 +34,7 @@ class Org:
 
 
 async def make_org(sessions: async_sessionmaker[AsyncSession], currency: str = "EUR") -> Org:
-    """An organization with one portfolio › program › project › package and three people."""
+    """An organization with one portfolio > program > project > package and three people."""
     async with transaction(sessions) as session:
         org = Organization(name="Acme IT", group_currency="EUR")
         session.add(org)

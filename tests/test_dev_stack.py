@@ -49,7 +49,7 @@ class Stack:
                 str(self.ports["ui"]),
                 "--smtp-port",
                 str(self.ports["smtp"]),
-            ],  # fmt: skip
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

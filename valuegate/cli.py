@@ -13,7 +13,8 @@ from pydantic import ValidationError
 from valuegate.settings import Settings, get_settings
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: `valuegate <command> [options]`."""
     parser = argparse.ArgumentParser(prog="valuegate", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -38,8 +39,11 @@ def main(argv: list[str] | None = None) -> None:
 
     commands.add_parser("seed", help="load the demo portfolio into an empty database")
     commands.add_parser("audit-verify", help="check the audit trail's hash chain")
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     try:
         sys.exit(_dispatch(args))
     except KeyboardInterrupt:
