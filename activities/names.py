@@ -1,3 +1,7 @@
 """Activity names, shared by the workflows (which call them by name) and the implementations."""
 
 SEND_ASSIGNMENT_EMAIL = "send_assignment_email"
+LOAD_SNAPSHOT = "load_measure_snapshot"
+LOAD_POLICY = "load_gate_policy"
+RECORD_FACTS = "record_lifecycle_facts"
+NOTIFY = "send_lifecycle_notice"

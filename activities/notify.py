@@ -6,14 +6,16 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
-from activities.names import SEND_ASSIGNMENT_EMAIL
+from activities.names import NOTIFY, SEND_ASSIGNMENT_EMAIL
+from models.criteria import people_in_role
 from models.measure import Measure
 from models.people import Person
 from models.stages import next_stage
 from notifications.mailer import SmtpConfig
+from notifications.notices import notice_text
 from notifications.render import render_email
-from services import outbox
-from workflows.contracts import MeasureRef
+from services import outbox, snapshot
+from workflows.contracts import MeasureRef, Notice
 
 
 class NotifyActivities:
@@ -63,3 +65,48 @@ class NotifyActivities:
             sender=self._sender,
         )
         return await outbox.deliver(self._sessions, row=row, smtp=self._smtp, sender=self._sender)
+
+    @activity.defn(name=NOTIFY)
+    async def send_lifecycle_notice(self, notice: Notice) -> int:
+        """Email everyone in the notice's recipient role; returns how many emails went out now."""
+        async with self._sessions() as session:
+            measure = await snapshot.load(session, measure_id=notice.measure_id)
+            people = [
+                person
+                for person_id in people_in_role(notice.recipient, measure)
+                if (person := await session.get(Person, person_id)) is not None and person.active
+            ]
+        step = notice.step
+        text = notice_text(
+            kind=notice.kind.value,
+            measure_ref=f"M-{notice.measure_id}",
+            title=measure.title,
+            gate=notice.gate_target.label if notice.gate_target else None,
+            approve=notice.approve,
+            comment=notice.comment,
+            step_kind=step.kind.value if step else None,
+            waiting_for=step.waiting_for.value if step and step.waiting_for else None,
+            since=step.since if step else None,
+        )
+        sent = 0
+        for person in people:
+            email = render_email(
+                "lifecycle_notice",
+                name=person.name,
+                subject=text.subject,
+                headline=text.headline,
+                lines=text.lines,
+                measure_url=f"{self._public_url}/measures/{notice.measure_id}",
+            )
+            row = await outbox.enqueue(
+                self._sessions,
+                business_key=f"{notice.key}/{person.id}",
+                measure_id=notice.measure_id,
+                recipient=person.email,
+                email=email,
+                sender=self._sender,
+            )
+            sent += await outbox.deliver(
+                self._sessions, row=row, smtp=self._smtp, sender=self._sender
+            )
+        return sent

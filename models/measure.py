@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
 from models.base import metadata as _metadata  # noqa: F401
-from models.columns import EnumText, UTCDateTime, utcnow
+from models.columns import EnumText, MoneyType, UTCDateTime, utcnow
 from models.stages import Stage
 from models.status import Light
 
@@ -28,6 +29,15 @@ class MeasureBase(SQLModel):
         default=None, description="First month of the plan horizon (the day is ignored)."
     )
     horizon_months: int = Field(default=DEFAULT_HORIZON_MONTHS, ge=1, le=120)
+    baseline_amount: Decimal | None = Field(
+        default=None,
+        sa_type=MoneyType,
+        description="Today's annual cost or revenue the measure changes.",
+    )
+    baseline_period: str | None = Field(default=None, max_length=40, description="e.g. FY2026")
+    baseline_source: str | None = Field(
+        default=None, max_length=500, description="Where the baseline comes from."
+    )
 
     @field_validator("plan_start")
     @classmethod
@@ -45,6 +55,9 @@ class Measure(MeasureBase, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # A client-chosen key that makes POST /api/measures safe to retry.
     idempotency_key: str | None = Field(default=None, max_length=200, unique=True)
+    hold_reason: str | None = Field(default=None, max_length=2000)
+    hold_review_date: date | None = None
+    cancel_reason: str | None = Field(default=None, max_length=2000)
 
 
 class MeasureCreate(MeasureBase):

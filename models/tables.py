@@ -3,6 +3,13 @@
 from models.audit import AuditEvent, AuditHead
 from models.base import metadata
 from models.figures import ImpactLine, Milestone, MonthlyValue
+from models.gates import (
+    Gate,
+    GateDecisionRecord,
+    GatePolicyVersion,
+    LifecycleEvent,
+    SteeringMember,
+)
 from models.measure import Measure
 from models.organization import (
     BusinessUnit,
@@ -20,8 +27,12 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "BusinessUnit",
+    "Gate",
+    "GateDecisionRecord",
+    "GatePolicyVersion",
     "ImpactLine",
     "LegalEntity",
+    "LifecycleEvent",
     "Measure",
     "MeasurePackage",
     "Milestone",
@@ -32,5 +43,6 @@ __all__ = [
     "Portfolio",
     "Program",
     "Project",
+    "SteeringMember",
     "metadata",
 ]

@@ -23,11 +23,11 @@ class RenderedEmail:
     html: str
 
 
-def render_email(name: str, **context: Any) -> RenderedEmail:
-    """The subject, plain-text and HTML parts of email `name` for `context`."""
-    subject = _env.get_template(f"{name}.subject.txt").render(**context)
+def render_email(template: str, /, **context: Any) -> RenderedEmail:
+    """The subject, plain-text and HTML parts of email `template` for `context`."""
+    subject = _env.get_template(f"{template}.subject.txt").render(**context)
     return RenderedEmail(
         subject=" ".join(subject.split()),  # one line: a header never carries a newline
-        text=_env.get_template(f"{name}.txt").render(**context),
-        html=_env.get_template(f"{name}.html").render(**context),
+        text=_env.get_template(f"{template}.txt").render(**context),
+        html=_env.get_template(f"{template}.html").render(**context),
     )

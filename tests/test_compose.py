@@ -56,9 +56,13 @@ def test_mounted_files_exist(services: dict[str, Any]) -> None:
 
 def test_compose_registers_the_search_attributes_the_code_uses() -> None:
     script = (ROOT / "deploy/temporal/setup-namespace.sh").read_text()
-    registered = dict(re.findall(r"(\w+)=(Keyword|Int|Text|Bool|Double|Datetime)\b", script))
+    registered = dict(
+        re.findall(r"(\w+)=(KeywordList|Keyword|Int|Text|Bool|Double|Datetime)\b", script)
+    )
     expected = {
-        key.name: key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_").title()
+        key.name: key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")
+        .title()
+        .replace("_", "")
         for key in ALL_KEYS
     }
     assert registered == expected

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.lifecycle import LifecycleActivities
 from activities.notify import NotifyActivities
 from notifications.mailer import SmtpConfig
 from services.db import create_engine, session_factory
@@ -47,11 +48,18 @@ def build_worker(
         sender=settings.mail_from,
         public_url=str(settings.public_base_url),
     )
+    lifecycle = LifecycleActivities(sessions=sessions)
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=WORKFLOWS,
-        activities=[notify.send_assignment_email],
+        activities=[
+            notify.send_assignment_email,
+            notify.send_lifecycle_notice,
+            lifecycle.load_snapshot,
+            lifecycle.load_policy,
+            lifecycle.record_facts,
+        ],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 

@@ -1,16 +1,24 @@
-"""The small Pydantic models that travel through Temporal: workflow input, activity arguments,
-query answers. Ids, codes and amounts only — never tokens or personal data."""
+"""The small Pydantic models that travel through Temporal: workflow input and state, messages,
+activity arguments, query answers. Ids, codes and amounts only — never tokens."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
 
+from pydantic import BaseModel, Field
+
+from models.closure import VerifiedFigures
+from models.criteria import MeasureSnapshot, UnmetCriterion
+from models.escalation import EscalationStep
+from models.policy import EscalationTimings, GatePolicy, Role
 from models.stages import Stage
 from models.status import Light
 
 
 class MeasureFacts(BaseModel):
-    """What the workflow and the Temporal UI need to know about a measure."""
+    """What the workflow and the Temporal UI need to know about a measure at start."""
 
     measure_id: int
     title: str
@@ -22,16 +30,213 @@ class MeasureFacts(BaseModel):
     potential_status: Light = Light.NONE
 
 
+# --- messages (one model each, so fields with defaults can be added later) -----------------
+
+
+class SubmitGate(BaseModel):
+    by: int = Field(description="The person submitting: the measure's owner.")
+
+
+class Decide(BaseModel):
+    by: int
+    approve: bool
+    comment: str = Field(default="", max_length=2000)
+
+
+class ConfirmClosure(BaseModel):
+    by: int
+    verified: VerifiedFigures
+
+
+class PutOnHold(BaseModel):
+    by: int
+    reason: str = Field(min_length=1, max_length=2000)
+    review_date: date
+
+
+class Resume(BaseModel):
+    by: int
+
+
+class Cancel(BaseModel):
+    by: int
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+# --- state ----------------------------------------------------------------------------------
+
+
+class GateDecision(BaseModel):
+    role: Role
+    by: int
+    approve: bool
+    comment: str
+    at: datetime
+
+
+class OpenGate(BaseModel):
+    round: int
+    target: Stage
+    submitted_by: int
+    opened_at: datetime
+    policy: GatePolicy
+    required: list[Role]
+    eligible: dict[Role, list[int]]
+    decisions: list[GateDecision] = []
+    snapshot: MeasureSnapshot
+
+    @property
+    def pending(self) -> list[Role]:
+        decided = {d.role for d in self.decisions}
+        return [role for role in self.required if role not in decided]
+
+
+class Hold(BaseModel):
+    round: int
+    reason: str
+    review_date: date
+    resume_stage: Stage
+    since: datetime
+
+
+class MeasureState(BaseModel):
+    """Everything the lifecycle remembers; carried whole across continue-as-new."""
+
+    measure_id: int
+    title: str
+    stage: Stage
+    facts: MeasureFacts
+    stage_since: datetime
+    stage_round: int = 1
+    gate_rounds: int = 0
+    gate: OpenGate | None = None
+    hold: Hold | None = None
+    hold_rounds: int = 0
+    timings: EscalationTimings = EscalationTimings()
+    fired: list[str] = []
+
+
 class MeasureStart(BaseModel):
     """The input of a measure's lifecycle workflow."""
 
     facts: MeasureFacts
+    state: MeasureState | None = None  # set when the workflow continued as new
+    history_limit: int | None = None  # continue as new beyond this many events (tests)
+
+
+# --- activity arguments ---------------------------------------------------------------------
 
 
 class MeasureRef(BaseModel):
-    """Names one measure to an activity."""
+    measure_id: int
+
+
+class PortfolioRef(BaseModel):
+    portfolio_id: int
+
+
+class GateSubmitted(BaseModel):
+    kind: Literal["gate_submitted"] = "gate_submitted"
+    round: int
+    target: Stage
+    by: int
+    policy_version: int
+    required: list[Role]
+    criteria_checked: list[str]
+
+
+class GateDecided(BaseModel):
+    kind: Literal["gate_decided"] = "gate_decided"
+    round: int
+    role: Role
+    by: int
+    approve: bool
+    comment: str
+
+
+class GateClosed(BaseModel):
+    kind: Literal["gate_closed"] = "gate_closed"
+    round: int
+    outcome: Literal["approved", "rejected", "withdrawn"]
+    reason: str = ""
+
+
+class StageChanged(BaseModel):
+    kind: Literal["stage_changed"] = "stage_changed"
+    from_stage: Stage
+    to_stage: Stage
+    by: int | None = None
+    reason: str = ""
+    review_date: date | None = None
+
+
+class ClosureConfirmed(BaseModel):
+    kind: Literal["closure_confirmed"] = "closure_confirmed"
+    round: int
+    by: int
+    verified: VerifiedFigures
+
+
+class EscalationFired(BaseModel):
+    kind: Literal["escalation_fired"] = "escalation_fired"
+    step: EscalationStep
+
+
+Fact = Annotated[
+    GateSubmitted | GateDecided | GateClosed | StageChanged | ClosureConfirmed | EscalationFired,
+    Field(discriminator="kind"),
+]
+
+
+class FactRecord(BaseModel):
+    """One lifecycle fact with the business key that makes writing it idempotent."""
+
+    key: str
+    fact: Fact
+
+
+class FactBatch(BaseModel):
+    """Facts written together, in one transaction, each with its audit event."""
 
     measure_id: int
+    at: datetime
+    records: list[FactRecord]
+
+
+class NoticeKind(StrEnum):
+    APPROVAL_REQUEST = "approval_request"
+    DECISION_OUTCOME = "decision_outcome"
+    CLOSURE_REQUEST = "closure_request"
+    CLOSURE_CONFIRMED = "closure_confirmed"
+    ESCALATION = "escalation"
+    CANCELLED = "cancelled"
+
+
+class Notice(BaseModel):
+    """An email the lifecycle sends; `key` makes it go out once per recipient."""
+
+    key: str
+    measure_id: int
+    kind: NoticeKind
+    recipient: Role
+    gate_target: Stage | None = None
+    step: EscalationStep | None = None
+    approve: bool | None = None
+    comment: str = ""
+
+
+# --- answers --------------------------------------------------------------------------------
+
+
+class GateView(BaseModel):
+    round: int
+    target: Stage
+    submitted_by: int
+    opened_at: datetime
+    required: list[Role]
+    pending: list[Role]
+    decisions: list[GateDecision]
+    policy_version: int
 
 
 class LifecycleView(BaseModel):
@@ -39,3 +244,11 @@ class LifecycleView(BaseModel):
 
     measure_id: int
     stage: Stage
+    gate: GateView | None = None
+    hold: Hold | None = None
+
+
+class SubmitRefused(BaseModel):
+    """Why a submission was refused (ApplicationError details)."""
+
+    unmet: list[UnmetCriterion]

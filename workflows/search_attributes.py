@@ -16,7 +16,7 @@ LEGAL_ENTITY_ID = SearchAttributeKey.for_int("LegalEntityId")
 BUSINESS_UNIT_ID = SearchAttributeKey.for_int("BusinessUnitId")
 IMPLEMENTATION_STATUS = SearchAttributeKey.for_keyword("ImplementationStatus")
 POTENTIAL_STATUS = SearchAttributeKey.for_keyword("PotentialStatus")
-PENDING_APPROVER_ROLE = SearchAttributeKey.for_keyword("PendingApproverRole")
+PENDING_APPROVER_ROLES = SearchAttributeKey.for_keyword_list("PendingApproverRoles")
 
 ALL_KEYS: tuple[SearchAttributeKey, ...] = (
     MEASURE_STAGE,
@@ -25,7 +25,7 @@ ALL_KEYS: tuple[SearchAttributeKey, ...] = (
     BUSINESS_UNIT_ID,
     IMPLEMENTATION_STATUS,
     POTENTIAL_STATUS,
-    PENDING_APPROVER_ROLE,
+    PENDING_APPROVER_ROLES,
 )
 
 

@@ -12,7 +12,7 @@ temporal operator namespace describe -n "$NAMESPACE" --address "$TEMPORAL_ADDRES
   temporal operator namespace create -n "$NAMESPACE" --address "$TEMPORAL_ADDRESS" --retention 365d
 # Keep in step with workflows/search_attributes.py (a test checks).
 for attribute in MeasureStage=Keyword PortfolioId=Int LegalEntityId=Int BusinessUnitId=Int \
-                 ImplementationStatus=Keyword PotentialStatus=Keyword PendingApproverRole=Keyword; do
+                 ImplementationStatus=Keyword PotentialStatus=Keyword PendingApproverRoles=KeywordList; do
   temporal operator search-attribute create --namespace "$NAMESPACE" --address "$TEMPORAL_ADDRESS" \
     --name "${attribute%=*}" --type "${attribute#*=}" || echo "search attribute ${attribute%=*} exists"
 done

@@ -1,0 +1,37 @@
+"""Activities that read a measure for the lifecycle and write its facts."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio import activity
+
+from activities import names
+from models.criteria import MeasureSnapshot
+from models.policy import GatePolicy
+from services import facts, policies, snapshot
+from workflows.contracts import FactBatch, MeasureRef, PortfolioRef
+
+
+class LifecycleActivities:
+    """Database work of the lifecycle; holds the session factory."""
+
+    def __init__(self, *, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    @activity.defn(name=names.LOAD_SNAPSHOT)
+    async def load_snapshot(self, ref: MeasureRef) -> MeasureSnapshot:
+        """The measure's data as the gate criteria see it."""
+        async with self._sessions() as session:
+            return await snapshot.load(session, measure_id=ref.measure_id)
+
+    @activity.defn(name=names.LOAD_POLICY)
+    async def load_policy(self, ref: PortfolioRef) -> GatePolicy:
+        """The portfolio's current gate policy."""
+        async with self._sessions() as session:
+            return await policies.current(session, portfolio_id=ref.portfolio_id)
+
+    @activity.defn(name=names.RECORD_FACTS)
+    async def record_facts(self, batch: FactBatch) -> int:
+        """Write the facts not written before, each with its audit event, in one transaction."""
+        return await facts.record(self._sessions, batch)

@@ -1,0 +1,111 @@
+"""Gate policy: which criteria each gate checks, who approves it, thresholds and escalation
+timings. Data, not code: held per portfolio, versioned, with the defaults below."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, Field, model_validator
+
+from models.stages import Stage
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    SPONSOR = "sponsor"
+    CONTROLLER = "controller"
+    STEERING_COMMITTEE = "steering_committee"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+class Criterion(StrEnum):
+    ROLES_ASSIGNED = "roles_assigned"
+    BUSINESS_UNIT = "business_unit"
+    LEGAL_ENTITY = "legal_entity"
+    IMPACT_ESTIMATED = "impact_estimated"
+    BASELINE = "baseline"
+    PLAN_PHASED = "plan_phased"
+    MILESTONES_PLANNED = "milestones_planned"
+    MILESTONES_FINISHED = "milestones_finished"
+    ACTUALS_ENTERED = "actuals_entered"
+
+
+class GateRule(BaseModel):
+    """What one gate (named by the stage it leads to) checks and who must approve it."""
+
+    criteria: list[Criterion]
+    approvers: list[Role] = Field(min_length=1)
+
+
+class EscalationTimings(BaseModel):
+    """How long the lifecycle waits before it reminds and escalates."""
+
+    remind_after: timedelta = timedelta(days=2)
+    escalate_after: timedelta = timedelta(days=5)
+    final_escalation_after: timedelta = timedelta(days=10)
+    stage_sla: timedelta = timedelta(days=14)
+    stage_escalate_after: timedelta = timedelta(days=5)  # after the stage SLA ran out
+
+    @model_validator(mode="after")
+    def _ladder_rises(self) -> EscalationTimings:
+        if not (
+            timedelta(0) < self.remind_after < self.escalate_after < self.final_escalation_after
+        ):
+            raise ValueError("remind_after < escalate_after < final_escalation_after must hold")
+        if self.stage_sla <= timedelta(0) or self.stage_escalate_after <= timedelta(0):
+            raise ValueError("stage timings must be positive")
+        return self
+
+
+IDENTIFIED_CRITERIA = [
+    Criterion.ROLES_ASSIGNED,
+    Criterion.BUSINESS_UNIT,
+    Criterion.LEGAL_ENTITY,
+    Criterion.IMPACT_ESTIMATED,
+]
+DETAILED_CRITERIA = [Criterion.BASELINE, Criterion.PLAN_PHASED, Criterion.MILESTONES_PLANNED]
+
+
+class GatePolicy(BaseModel):
+    """The rules a gate runs under; `version` 0 is the built-in default."""
+
+    version: int = 0
+    gates: dict[Stage, GateRule]
+    steering_threshold: Decimal = Decimal(1_000_000)
+    closure_tolerance: Decimal = Field(default=Decimal("0.05"), ge=0, le=1)
+    escalation: EscalationTimings = EscalationTimings()
+
+    @model_validator(mode="after")
+    def _every_gate_has_a_rule(self) -> GatePolicy:
+        missing = {Stage.IDENTIFIED, Stage.DETAILED, Stage.DECIDED, Stage.IMPLEMENTED, Stage.CLOSED}
+        missing -= set(self.gates)
+        if missing:
+            raise ValueError(f"no rule for gate(s) {', '.join(sorted(missing))}")
+        if self.gates[Stage.CLOSED].approvers != [Role.CONTROLLER]:
+            raise ValueError("closure is approved by the controller alone")
+        return self
+
+
+def default_policy(steering_threshold: Decimal = Decimal(1_000_000)) -> GatePolicy:
+    """The defaults of DESIGN.md §2."""
+    return GatePolicy(
+        gates={
+            Stage.IDENTIFIED: GateRule(criteria=IDENTIFIED_CRITERIA, approvers=[Role.SPONSOR]),
+            Stage.DETAILED: GateRule(criteria=DETAILED_CRITERIA, approvers=[Role.CONTROLLER]),
+            Stage.DECIDED: GateRule(
+                criteria=IDENTIFIED_CRITERIA + DETAILED_CRITERIA,
+                approvers=[Role.SPONSOR, Role.CONTROLLER],
+            ),
+            Stage.IMPLEMENTED: GateRule(
+                criteria=[Criterion.MILESTONES_FINISHED, Criterion.ACTUALS_ENTERED],
+                approvers=[Role.SPONSOR],
+            ),
+            Stage.CLOSED: GateRule(criteria=[], approvers=[Role.CONTROLLER]),
+        },
+        steering_threshold=steering_threshold,
+    )
