@@ -11,11 +11,13 @@ from workflows.contracts import LifecycleView, MeasureFacts, MeasureStart
 from workflows.measure import MeasureWorkflow
 
 
-async def start(client: Client, *, facts: MeasureFacts, task_queue: str) -> WorkflowHandle:
+async def start(
+    client: Client, *, facts: MeasureFacts, task_queue: str, history_limit: int | None = None
+) -> WorkflowHandle:
     """Start the measure's workflow, or return the running one: calling twice starts one."""
     return await client.start_workflow(
         MeasureWorkflow.run,
-        MeasureStart(facts=facts),
+        MeasureStart(facts=facts, history_limit=history_limit),
         id=workflow_id_for(facts.measure_id),
         task_queue=task_queue,
         # A retried create joins the workflow already running; a closed measure never restarts.

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
 
+from models.audit import Actor, Channel
+from models.figures import ImpactLine, Milestone, MonthlyValue
+from models.gates import SteeringMember
+from models.measure import MeasureCreate
+from models.money import ImpactCategory, Scenario
 from models.organization import (
     BusinessUnit,
     LegalEntity,
@@ -18,7 +25,11 @@ from models.organization import (
     Project,
 )
 from models.people import Person
+from models.stages import Stage
+from services import lifecycle, measures
 from services.db import transaction
+
+TESTER = Actor(label="test", channel=Channel.API)
 
 
 @dataclass(frozen=True)
@@ -86,3 +97,106 @@ def measure_payload(org: Org, **overrides: object) -> dict[str, object]:
         "plan_start": "2027-01-01",
         **overrides,
     }
+
+
+MONTHLY_PLAN = Decimal("10000.00")
+HORIZON = 12
+PLAN_START = date(2027, 1, 1)
+
+
+def months(count: int = HORIZON, start: date = PLAN_START) -> list[date]:
+    return [
+        date(start.year + (start.month - 1 + m) // 12, (start.month - 1 + m) % 12 + 1, 1)
+        for m in range(count)
+    ]
+
+
+async def complete_measure(
+    sessions: async_sessionmaker[AsyncSession],
+    org: Org,
+    *,
+    stage: Stage = Stage.DEFINED,
+    title: str = "Decommission the legacy SAN",
+    implemented: bool = False,
+) -> int:
+    """A measure at `stage` with everything every gate up to Implemented asks for (and, with
+    `implemented`, finished milestones and actuals too)."""
+    async with transaction(sessions) as session:
+        measure, _ = await measures.create(
+            session,
+            data=MeasureCreate.model_validate(
+                measure_payload(
+                    org, title=title, horizon_months=HORIZON, plan_start=PLAN_START.isoformat()
+                )
+            ),
+            actor=TESTER,
+        )
+        measure.stage = stage
+        measure.baseline_amount = Decimal("480000.00")
+        measure.baseline_period = "FY2026"
+        measure.baseline_source = "SAN maintenance contract 2026"
+        session.add(measure)
+        line = ImpactLine(
+            measure_id=measure.id or 0,
+            category=ImpactCategory.COST_REDUCTION,
+            description="SAN maintenance no longer paid",
+            annual_potential=MONTHLY_PLAN * 12,
+        )
+        session.add(line)
+        await session.flush()
+        session.add_all(
+            MonthlyValue(
+                impact_line_id=line.id or 0, scenario=Scenario.PLAN, period=m, amount=MONTHLY_PLAN
+            )
+            for m in months()
+        )
+        session.add_all(
+            Milestone(
+                measure_id=measure.id or 0,
+                title=title,
+                owner_id=org.owner_id,
+                planned_date=planned,
+                done_date=planned if implemented else None,
+            )
+            for title, planned in (
+                ("Data migrated", date(2027, 2, 1)),
+                ("SAN switched off", date(2027, 3, 1)),
+            )
+        )
+        if implemented:
+            session.add_all(
+                MonthlyValue(
+                    impact_line_id=line.id or 0,
+                    scenario=Scenario.ACTUAL,
+                    period=m,
+                    amount=MONTHLY_PLAN,
+                )
+                for m in months(2)
+            )
+    assert measure.id is not None
+    return measure.id
+
+
+async def start_lifecycle(
+    sessions: async_sessionmaker[AsyncSession],
+    client: Client,
+    measure_id: int,
+    task_queue: str,
+    history_limit: int | None = None,
+) -> None:
+    """Start the measure's workflow as the API does."""
+    async with sessions() as session:
+        measure = await measures.get(session, measure_id=measure_id)
+        facts = await measures.facts(session, measure=measure, today=date.today())
+    await lifecycle.start(client, facts=facts, task_queue=task_queue, history_limit=history_limit)
+
+
+async def add_steering_member(
+    sessions: async_sessionmaker[AsyncSession], org: Org, email: str
+) -> int:
+    async with transaction(sessions) as session:
+        person = Person(email=email, name=email.split("@")[0].replace(".", " ").title())
+        session.add(person)
+        await session.flush()
+        session.add(SteeringMember(portfolio_id=org.portfolio_id, person_id=person.id or 0))
+    return person.id or 0

@@ -1,0 +1,184 @@
+"""REST API for a measure's lifecycle: submit, decide, confirm closure, hold, resume, cancel.
+
+Each call is a Temporal update on the measure's workflow and returns the workflow's answer: 422
+with the unmet criteria or the rule violated, 409 when the measure's state does not allow it.
+Until sign-in exists (the web-app issue), the acting person is named in the body as `by`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, status
+from pydantic import BaseModel
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import SessionDep, TemporalDep
+from models.criteria import UnmetCriterion, unmet_criteria
+from models.measure import workflow_id_for
+from models.stages import next_stage
+from services import policies, snapshot
+from workflows.contracts import (
+    Cancel,
+    ConfirmClosure,
+    Decide,
+    GateView,
+    LifecycleView,
+    PutOnHold,
+    Resume,
+    SubmitGate,
+)
+from workflows.measure import CONFLICT, FIGURES, RULE, UNMET, MeasureWorkflow
+
+router = APIRouter(prefix="/api/measures/{measure_id}", tags=["lifecycle"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(max_length=200, description="Send the same key to retry an action: it acts once."),
+]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such measure"},
+    409: {"description": "The measure's state does not allow this action"},
+    422: {
+        "description": "Unmet criteria, invalid figures or a rule (segregation of duties) violated"
+    },
+}
+
+
+class Checklist(BaseModel):
+    next_gate: str | None
+    policy_version: int
+    unmet: list[UnmetCriterion]
+
+
+async def _update(
+    temporal: TemporalDep, measure_id: int, update: Any, message: BaseModel, key: str | None
+) -> Any:
+    handle = temporal.get_workflow_handle_for(MeasureWorkflow.run, workflow_id_for(measure_id))
+    try:
+        return await handle.execute_update(update, message, id=key)
+    except WorkflowUpdateFailedError as failure:
+        cause = failure.cause
+        if isinstance(cause, ApplicationError):
+            raise _http_error(cause) from failure
+        raise
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise HTTPException(404, f"measure {measure_id} has no lifecycle") from error
+        raise
+
+
+def _http_error(error: ApplicationError) -> HTTPException:
+    if error.type == CONFLICT:
+        return HTTPException(status.HTTP_409_CONFLICT, error.message)
+    if error.type == UNMET:
+        unmet = error.details[0]["unmet"] if error.details else []
+        return HTTPException(422, {"message": error.message, "unmet_criteria": unmet})
+    if error.type == FIGURES:
+        return HTTPException(422, {"message": error.message, "problems": error.details[0]})
+    if error.type == RULE:
+        return HTTPException(422, {"message": error.message})
+    return HTTPException(500, "the lifecycle failed unexpectedly")
+
+
+@router.post(
+    "/gates",
+    response_model=GateView,
+    status_code=201,
+    responses=ERRORS,
+    summary="Submit the next gate",
+)
+async def submit_gate(
+    measure_id: int, body: SubmitGate, temporal: TemporalDep, idempotency_key: IdempotencyKey = None
+) -> GateView:
+    return await _update(temporal, measure_id, MeasureWorkflow.submit_gate, body, idempotency_key)
+
+
+@router.post(
+    "/gates/current/decision",
+    response_model=LifecycleView,
+    responses=ERRORS,
+    summary="Approve or reject the open gate",
+)
+async def decide_gate(
+    measure_id: int, body: Decide, temporal: TemporalDep, idempotency_key: IdempotencyKey = None
+) -> LifecycleView:
+    return await _update(temporal, measure_id, MeasureWorkflow.decide_gate, body, idempotency_key)
+
+
+@router.post(
+    "/closure",
+    response_model=LifecycleView,
+    responses=ERRORS,
+    summary="Controller confirms the verified figures",
+)
+async def confirm_closure(
+    measure_id: int,
+    body: ConfirmClosure,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> LifecycleView:
+    return await _update(
+        temporal, measure_id, MeasureWorkflow.confirm_closure, body, idempotency_key
+    )
+
+
+@router.post(
+    "/hold", response_model=LifecycleView, responses=ERRORS, summary="Put the measure on hold"
+)
+async def put_on_hold(
+    measure_id: int, body: PutOnHold, temporal: TemporalDep, idempotency_key: IdempotencyKey = None
+) -> LifecycleView:
+    return await _update(temporal, measure_id, MeasureWorkflow.put_on_hold, body, idempotency_key)
+
+
+@router.post(
+    "/resume", response_model=LifecycleView, responses=ERRORS, summary="Resume a measure on hold"
+)
+async def resume(
+    measure_id: int, body: Resume, temporal: TemporalDep, idempotency_key: IdempotencyKey = None
+) -> LifecycleView:
+    return await _update(temporal, measure_id, MeasureWorkflow.resume, body, idempotency_key)
+
+
+@router.post(
+    "/cancel", response_model=LifecycleView, responses=ERRORS, summary="Cancel the measure (final)"
+)
+async def cancel(
+    measure_id: int, body: Cancel, temporal: TemporalDep, idempotency_key: IdempotencyKey = None
+) -> LifecycleView:
+    return await _update(temporal, measure_id, MeasureWorkflow.cancel, body, idempotency_key)
+
+
+@router.get(
+    "/lifecycle",
+    response_model=LifecycleView,
+    responses=ERRORS,
+    summary="Stage, open gate and hold, as the workflow sees them",
+)
+async def lifecycle_view(measure_id: int, temporal: TemporalDep) -> LifecycleView:
+    handle = temporal.get_workflow_handle_for(MeasureWorkflow.run, workflow_id_for(measure_id))
+    try:
+        return await handle.query(MeasureWorkflow.view)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise HTTPException(404, f"measure {measure_id} has no lifecycle") from error
+        raise
+
+
+@router.get(
+    "/checklist",
+    response_model=Checklist,
+    responses=ERRORS,
+    summary="What is missing for the next gate",
+)
+async def checklist(measure_id: int, session: SessionDep) -> Checklist:
+    measure = await snapshot.load(session, measure_id=measure_id)
+    policy = await policies.current(session, portfolio_id=measure.portfolio_id)
+    target = next_stage(measure.stage)
+    unmet = unmet_criteria(target, measure, policy) if target else []
+    return Checklist(
+        next_gate=target.value if target else None, policy_version=policy.version, unmet=unmet
+    )
