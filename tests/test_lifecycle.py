@@ -23,6 +23,7 @@ from services import audit, policies
 from services.db import transaction
 from tests.factories import add_steering_member, complete_measure, make_org, start_lifecycle
 from tests.lifecycle_helpers import Api, count, db_stage, gates, line_id, verified_figures
+from tests.record_history import keep
 from tests.support import CapturingSmtp
 from valuegate.settings import Settings
 from workflows import search_attributes as sa
@@ -89,6 +90,7 @@ async def test_happy_path_from_defined_to_closed(
     assert await count(sessions, MonthlyValue, scenario=Scenario.VERIFIED) == 2
     async with sessions() as session:
         assert await audit.verify_chain(session) == []
+    await keep(handle, "happy_path_defined_to_closed")
     subjects = [m["Subject"] for m in await smtp.wait_for(12)]
     assert any("Verify figures to close" in s for s in subjects)
     assert any(s.startswith("[ValueGate] Closed: M-") for s in subjects)
@@ -146,6 +148,10 @@ async def test_rejection_returns_the_measure_to_its_owner_in_the_same_stage(
     outcome = [m for m in await smtp.wait_for(1 + len(approvers) + 1) if "rejected" in m["Subject"]]
     assert outcome and "double-counts licences" in outcome[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert (await api.submit(org.owner_id)).json()["round"] == 2  # type: ignore[attr-defined]
+    await keep(
+        temporal_env.client.get_workflow_handle(f"measure-{api.measure_id}"),
+        f"rejected_at_{target.value}",
+    )
 
 
 async def test_rejection_needs_a_comment(
@@ -258,6 +264,9 @@ async def test_hold_and_resume(
         measure = await session.get(Measure, api.measure_id)
         assert measure is not None and measure.hold_reason is None
     assert (await api.submit(org.owner_id)).status_code == 201  # type: ignore[attr-defined]
+    await keep(
+        temporal_env.client.get_workflow_handle(f"measure-{api.measure_id}"), "hold_and_resume"
+    )
 
 
 async def test_hold_needs_a_future_review_date(
@@ -312,6 +321,7 @@ async def test_cancel_at_every_stage_is_final(
     await handle.result()
     assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
     assert all(g.status is GateStatus.WITHDRAWN for g in await gates(sessions, api.measure_id))
+    await keep(handle, f"cancelled_at_{stage.value}")
 
 
 async def test_closure_is_blocked_until_the_controller_confirms_valid_figures(
@@ -361,6 +371,10 @@ async def test_closure_is_blocked_until_the_controller_confirms_valid_figures(
     assert closed.status_code == 200, closed.text
     assert await db_stage(sessions, api.measure_id) is Stage.CLOSED
     assert await count(sessions, MonthlyValue, scenario=Scenario.VERIFIED) == 2
+    await keep(
+        temporal_env.client.get_workflow_handle(f"measure-{api.measure_id}"),
+        "closure_refused_then_confirmed",
+    )
 
 
 async def test_controller_can_reject_closure_back_to_implemented(
