@@ -58,6 +58,9 @@ class Measure(MeasureBase, table=True):
     hold_reason: str | None = Field(default=None, max_length=2000)
     hold_review_date: date | None = None
     cancel_reason: str | None = Field(default=None, max_length=2000)
+    # Set when the Decided gate passes: the plan becomes baseline version 1 and is read-only.
+    plan_frozen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    plan_version: int = 0
 
 
 class MeasureCreate(MeasureBase):

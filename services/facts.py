@@ -109,6 +109,8 @@ async def _apply(session: AsyncSession, batch: FactBatch, item: FactRecord) -> N
             measure.hold_reason, measure.hold_review_date = None, None
         if fact.to_stage is Stage.CANCELLED:
             measure.cancel_reason = fact.reason
+        if fact.to_stage is Stage.DECIDED and measure.plan_frozen_at is None:
+            measure.plan_frozen_at, measure.plan_version = batch.at, 1
         session.add(measure)
     elif isinstance(fact, ClosureConfirmed):
         session.add_all(

@@ -3,6 +3,9 @@ default, PostgreSQL when VALUEGATE_TEST_DATABASE_URL is set), a real SMTP server
 
 from __future__ import annotations
 
+import itertools
+import shutil
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -11,6 +14,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import text, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
@@ -60,14 +64,36 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One migrated database for the whole run."""
+def migrated_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One migrated database for the whole run (on SQLite: the template each test copies)."""
     with fresh_database(tmp_path_factory.mktemp("db")) as url:
         migrate.upgrade(url)
         yield url
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest.fixture
+def database_url(migrated_database_url: str, tmp_path: Path) -> str:
+    """The test's own database: a copy of the migrated SQLite file, or the run's PostgreSQL
+    database (emptied after the test by `sessions`)."""
+    url = make_url(migrated_database_url)
+    if url.get_backend_name() != "sqlite":
+        return migrated_database_url
+    assert url.database is not None
+    copy = tmp_path / "valuegate.db"
+    shutil.copyfile(url.database, copy)
+    # The Temporal server lives for the whole run: measure ids (and so workflow ids) must not
+    # repeat between tests, as PostgreSQL's sequences already ensure.
+    with sqlite3.connect(copy) as connection:
+        connection.execute(
+            "INSERT INTO sqlite_sequence (name, seq) VALUES ('measure', ?)", (next(_ID_RANGES),)
+        )
+    return f"sqlite:///{copy}"
+
+
+_ID_RANGES = itertools.count(start=0, step=100_000)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(database_url)
     yield engine
@@ -76,15 +102,14 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def sessions(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """Sessions on the run's database; every row a test wrote is gone after it."""
+    """Sessions on the test's database; nothing a test wrote is seen by the next."""
     yield session_factory(engine)
-    tables = [t for t in metadata.sorted_tables if t.name != AuditHead.__tablename__]
+    if engine.dialect.name != "postgresql":
+        return  # the SQLite copy is thrown away with the test's folder
+    tables = [t.name for t in metadata.sorted_tables if t.name != AuditHead.__tablename__]
     async with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            await connection.execute(text(f"TRUNCATE {', '.join(t.name for t in tables)}"))
-        else:
-            for table in reversed(tables):
-                await connection.execute(table.delete())
+        # TRUNCATE fires no row triggers: frozen plans and final figures go with the rest.
+        await connection.execute(text(f"TRUNCATE {', '.join(tables)}"))
         await connection.execute(
             update(AuditHead).values(last_event_id=0, last_hash=GENESIS_HASH)  # type: ignore[arg-type]
         )

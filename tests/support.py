@@ -8,7 +8,7 @@ import email.policy
 import os
 import secrets
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
@@ -18,6 +18,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from temporalio.client import WorkflowHandle
 
 from services.db import sync_url
 
@@ -108,3 +109,15 @@ class CapturingSmtp:
 
     def stop(self) -> None:
         self._controller.stop()
+
+
+@contextlib.asynccontextmanager
+async def terminated_after(handles: list[WorkflowHandle]) -> AsyncIterator[list[WorkflowHandle]]:  # type: ignore[type-arg]
+    """Terminate the workflows collected in the list when the block ends. On the time-skipping
+    server a workflow left waiting for a worker that is gone stops time for every later test."""
+    try:
+        yield handles
+    finally:
+        for handle in handles:
+            with contextlib.suppress(Exception):
+                await handle.terminate("test finished")

@@ -17,7 +17,7 @@ from models.stages import Stage
 from services import lifecycle, measures
 from tests.factories import add_steering_member, complete_measure, make_org
 from tests.record_history import keep
-from tests.support import CapturingSmtp
+from tests.support import CapturingSmtp, terminated_after
 from valuegate.settings import Settings
 from valuegate.worker import build_worker
 from workflows.contracts import Decide, PutOnHold, SubmitGate
@@ -28,7 +28,9 @@ HOUR = timedelta(hours=1)
 
 def _kinds(smtp: CapturingSmtp) -> Counter[tuple[str, str]]:
     """(recipient, subject without the measure) of every email so far."""
-    return Counter((str(m["To"]), str(m["Subject"]).split(": M-")[0]) for m in smtp.messages)
+    return Counter(
+        (str(m["To"]), str(m["Subject"]).strip().split(": M-")[0]) for m in smtp.messages
+    )
 
 
 async def _ledger(sessions: async_sessionmaker[AsyncSession], measure_id: int) -> list[str]:
@@ -54,7 +56,10 @@ async def test_pending_approval_is_reminded_escalated_and_stops_when_decided(
     await add_steering_member(sessions, org, "sc.chair@acme.example")
     measure_id = await complete_measure(sessions, org)
     queue = f"test-{uuid.uuid4()}"
-    async with build_worker(env.client, settings=settings, sessions=sessions, task_queue=queue):
+    async with (
+        build_worker(env.client, settings=settings, sessions=sessions, task_queue=queue),
+        terminated_after([]) as started,
+    ):
         async with sessions() as session:
             facts = await measures.facts(
                 session,
@@ -62,6 +67,7 @@ async def test_pending_approval_is_reminded_escalated_and_stops_when_decided(
                 today=date.today(),
             )
         handle = await lifecycle.start(env.client, facts=facts, task_queue=queue)
+        started.append(handle)
         await handle.execute_update(MeasureWorkflow.submit_gate, SubmitGate(by=org.owner_id))
         await smtp.wait_for(2)  # the owner's welcome and the sponsor's approval request
 
@@ -131,7 +137,10 @@ async def test_the_full_ladder_for_a_controller_and_the_hold_review(
     await add_steering_member(sessions, org, "sc.chair@acme.example")
     measure_id = await complete_measure(sessions, org, stage=Stage.IDENTIFIED)
     queue = f"test-{uuid.uuid4()}"
-    async with build_worker(env.client, settings=settings, sessions=sessions, task_queue=queue):
+    async with (
+        build_worker(env.client, settings=settings, sessions=sessions, task_queue=queue),
+        terminated_after([]) as started,
+    ):
         async with sessions() as session:
             facts = await measures.facts(
                 session,
@@ -139,6 +148,7 @@ async def test_the_full_ladder_for_a_controller_and_the_hold_review(
                 today=date.today(),
             )
         handle = await lifecycle.start(env.client, facts=facts, task_queue=queue)
+        started.append(handle)
         await handle.execute_update(MeasureWorkflow.submit_gate, SubmitGate(by=org.owner_id))
         await smtp.wait_for(2)
         await env.sleep(10 * timedelta(days=1) + HOUR)

@@ -19,7 +19,7 @@ from models.outbox import OutboxEmail, OutboxStatus
 from services import lifecycle, measures
 from services.db import transaction
 from tests.factories import make_org, measure_payload
-from tests.support import CapturingSmtp
+from tests.support import CapturingSmtp, terminated_after
 from valuegate.settings import Settings
 from valuegate.worker import build_worker, smtp_config
 from workflows.contracts import MeasureRef
@@ -87,10 +87,15 @@ async def test_smtp_outage_is_retried_until_the_email_is_delivered_exactly_once(
         )
     smtp.refuse = True
     queue = f"test-{uuid.uuid4()}"
-    async with build_worker(
-        time_skipping_env.client, settings=settings, sessions=sessions, task_queue=queue
+    async with (
+        build_worker(
+            time_skipping_env.client, settings=settings, sessions=sessions, task_queue=queue
+        ),
+        terminated_after([]) as started,
     ):
-        await lifecycle.start(time_skipping_env.client, facts=facts, task_queue=queue)
+        started.append(
+            await lifecycle.start(time_skipping_env.client, facts=facts, task_queue=queue)
+        )
         await smtp.wait_for_refusals(2)  # the first attempt and the first retry
         smtp.refuse = False
         await time_skipping_env.sleep(timedelta(minutes=30))  # past any backoff interval

@@ -45,7 +45,7 @@ class CaughtMail:
 
     @property
     def subject(self) -> str:
-        return str(self.message["Subject"] or "")
+        return str(self.message["Subject"] or "").strip()
 
     @property
     def recipients(self) -> str:
