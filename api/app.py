@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from api.routes import health, lifecycle, mail, measures, pages
+from api.routes import health, lifecycle, mail, measures, pages, policies
 from services.db import create_engine, session_factory
 from services.errors import InvalidInput, NotFound
 from valuegate.settings import Settings, get_settings
@@ -58,6 +58,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(measures.router)
     app.include_router(lifecycle.router)
+    app.include_router(policies.router)
     app.include_router(pages.router)
     app.include_router(mail.router)
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from models.money import ImpactCategory, ebitda_effect
 from models.policy import Criterion, GatePolicy, Role
 from models.stages import Stage
+from models.status import Light
 
 
 class PeriodAmount(BaseModel):
@@ -56,6 +57,8 @@ class MeasureSnapshot(BaseModel):
     horizon_months: int = 24
     lines: list[LineSnapshot] = []
     milestones: list[MilestoneSnapshot] = []
+    implementation_status: Light = Light.NONE
+    potential_status: Light = Light.NONE
 
 
 class UnmetCriterion(BaseModel):

@@ -47,6 +47,9 @@ async def load(session: AsyncSession, *, measure_id: int) -> MeasureSnapshot:
     milestones = (
         await session.exec(select(Milestone).where(Milestone.measure_id == measure_id))
     ).all()
+    implementation, potential = await measures.dual_status(
+        session, measure_id=measure_id, today=date.today()
+    )
     steering = (
         await session.exec(
             select(SteeringMember.person_id).where(SteeringMember.portfolio_id == portfolio_id)
@@ -91,6 +94,8 @@ async def load(session: AsyncSession, *, measure_id: int) -> MeasureSnapshot:
             )
             for m in milestones
         ],
+        implementation_status=implementation,
+        potential_status=potential,
     )
 
 

@@ -506,3 +506,31 @@ async def test_every_lifecycle_fact_is_in_the_audit_trail(
         "lifecycle.stage_changed",
         "lifecycle.stage_changed",
     ]
+
+
+async def test_the_temporal_ui_shows_the_dual_status_as_the_figures_move(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+) -> None:
+    from tests.factories import MONTHLY_PLAN, months
+
+    api, org = await _measure(sessions, temporal_env, settings, client)
+    handle = temporal_env.client.get_workflow_handle(f"measure-{api.measure_id}")
+    started = (await handle.describe()).typed_search_attributes
+    line = await line_id(sessions, api.measure_id)
+    async with transaction(sessions) as session:  # the owner forecasts the full plan
+        session.add_all(
+            MonthlyValue(
+                impact_line_id=line, scenario=Scenario.FORECAST, period=m, amount=MONTHLY_PLAN
+            )
+            for m in months()
+        )
+
+    await api.submit(org.owner_id)  # type: ignore[attr-defined]
+
+    now = (await handle.describe()).typed_search_attributes
+    assert started.get(sa.POTENTIAL_STATUS) == "red"  # a plan and nothing forecast yet
+    assert now.get(sa.POTENTIAL_STATUS) == "green"
+    assert now.get(sa.IMPLEMENTATION_STATUS) == "green"

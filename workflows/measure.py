@@ -71,6 +71,8 @@ FIGURES = "InvalidFigures"  # 422: verified figures are wrong (details: list of 
 
 # Measures started before the lifecycle existed only greeted their owner and waited.
 LIFECYCLE_PATCH = "lifecycle-v1"
+# Measures started before the dual status was refreshed on every read keep their old commands.
+STATUS_PATCH = "status-attributes-v1"
 
 # Database facts must land: retry until the database is back.
 DB_TIMEOUT = timedelta(seconds=30)
@@ -565,6 +567,7 @@ class MeasureWorkflow:
                 sa.PENDING_APPROVER_ROLES.value_set([role.value for role in pending]),
             ]
         )
+        workflow.set_current_details(self._details())
 
     def _gate_notice(
         self,
@@ -583,6 +586,19 @@ class MeasureWorkflow:
             approve=decision.approve if decision else None,
             comment=decision.comment if decision else "",
         )
+
+    def _details(self) -> str:
+        """What an admin reads at the top of the workflow in the Temporal UI (no personal data)."""
+        s = self.s
+        lines = [f"**Stage:** {s.stage.label}"]
+        if s.gate is not None:
+            pending = ", ".join(role.label for role in s.gate.pending) or "nobody"
+            lines.append(
+                f"**Open gate:** to {s.gate.target.label} (round {s.gate.round}), waiting for {pending}"
+            )
+        if s.hold is not None:
+            lines.append(f"**On hold** until review on {s.hold.review_date.isoformat()}")
+        return "  \n".join(lines)
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
@@ -603,7 +619,7 @@ class MeasureWorkflow:
             )
 
     async def _load_snapshot(self) -> MeasureSnapshot:
-        return await workflow.execute_activity(
+        snapshot = await workflow.execute_activity(
             names.LOAD_SNAPSHOT,
             MeasureRef(measure_id=self.s.measure_id),
             result_type=MeasureSnapshot,
@@ -611,6 +627,21 @@ class MeasureWorkflow:
             start_to_close_timeout=DB_TIMEOUT,
             retry_policy=DB_RETRY,
         )
+        # The dual status moves with the figures: show the admin the latest one read.
+        self.s.facts = self.s.facts.model_copy(
+            update={
+                "implementation_status": snapshot.implementation_status,
+                "potential_status": snapshot.potential_status,
+            }
+        )
+        if workflow.patched(STATUS_PATCH):
+            workflow.upsert_search_attributes(
+                [
+                    sa.IMPLEMENTATION_STATUS.value_set(snapshot.implementation_status.value),
+                    sa.POTENTIAL_STATUS.value_set(snapshot.potential_status.value),
+                ]
+            )
+        return snapshot
 
     async def _load_policy(self, portfolio_id: int) -> GatePolicy:
         return await workflow.execute_activity(
