@@ -594,7 +594,8 @@ class MeasureWorkflow:
         if s.gate is not None:
             pending = ", ".join(role.label for role in s.gate.pending) or "nobody"
             lines.append(
-                f"**Open gate:** to {s.gate.target.label} (round {s.gate.round}), waiting for {pending}"
+                f"**Open gate:** to {s.gate.target.label} (round {s.gate.round}), "
+                f"waiting for {pending}"
             )
         if s.hold is not None:
             lines.append(f"**On hold** until review on {s.hold.review_date.isoformat()}")
