@@ -7,7 +7,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
 from activities.names import NOTIFY, SEND_ASSIGNMENT_EMAIL
-from models.criteria import people_in_role
 from models.measure import Measure
 from models.people import Person
 from models.stages import next_stage
@@ -70,17 +69,14 @@ class NotifyActivities:
     async def send_lifecycle_notice(self, notice: Notice) -> int:
         """Email everyone in the notice's recipient role; returns how many emails went out now."""
         async with self._sessions() as session:
-            measure = await snapshot.load(session, measure_id=notice.measure_id)
-            people = [
-                person
-                for person_id in people_in_role(notice.recipient, measure)
-                if (person := await session.get(Person, person_id)) is not None and person.active
-            ]
+            title, people = await snapshot.people_in(
+                session, measure_id=notice.measure_id, role=notice.recipient
+            )
         step = notice.step
         text = notice_text(
             kind=notice.kind.value,
             measure_ref=f"M-{notice.measure_id}",
-            title=measure.title,
+            title=title,
             gate=notice.gate_target.label if notice.gate_target else None,
             approve=notice.approve,
             comment=notice.comment,

@@ -56,9 +56,13 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine for `database_url` (sqlite:/// or postgresql://)."""
     ensure_sqlite_folder(database_url)
     url = async_url(database_url)
-    engine = create_async_engine(url, pool_pre_ping=url.get_backend_name() != "sqlite", **kwargs)
-    if url.get_backend_name() == "sqlite":
-        event.listen(engine.sync_engine, "connect", _tune_sqlite)
+    if url.get_backend_name() != "sqlite":
+        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    # SQLite takes one writer at a time: concurrent transactions of one process would only
+    # collide and sleep in SQLite's busy handler, so a process keeps a single connection and
+    # its transactions queue up in the pool instead.
+    engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60, **kwargs)
+    event.listen(engine.sync_engine, "connect", _tune_sqlite)
     return engine
 
 

@@ -14,6 +14,8 @@ from models.figures import ImpactLine, Milestone, MonthlyValue
 from models.gates import SteeringMember
 from models.money import Scenario
 from models.organization import LegalEntity
+from models.people import Person
+from models.policy import Role
 from services import measures
 
 
@@ -102,3 +104,23 @@ async def load(session: AsyncSession, *, measure_id: int) -> MeasureSnapshot:
 def plan_total(snapshot: MeasureSnapshot) -> Decimal:
     """All plan values of the measure added up (any category)."""
     return sum((v.amount for line in snapshot.lines for v in line.plan), Decimal(0))
+
+
+async def people_in(
+    session: AsyncSession, *, measure_id: int, role: Role
+) -> tuple[str, list[Person]]:
+    """The measure's title and the active people who act for `role` on it (for emails)."""
+    measure = await measures.get(session, measure_id=measure_id)
+    if role is Role.STEERING_COMMITTEE:
+        portfolio_id = await measures.portfolio_of(session, package_id=measure.package_id)
+        query = select(Person).join(SteeringMember, col(SteeringMember.person_id) == Person.id)
+        query = query.where(SteeringMember.portfolio_id == portfolio_id)
+    else:
+        person_id = {
+            Role.OWNER: measure.owner_id,
+            Role.SPONSOR: measure.sponsor_id,
+            Role.CONTROLLER: measure.controller_id,
+        }[role]
+        query = select(Person).where(Person.id == person_id)
+    people = (await session.exec(query.where(col(Person.active)).order_by(col(Person.id)))).all()
+    return measure.title, list(people)

@@ -99,13 +99,13 @@ async def test_happy_path_from_defined_to_closed(
 async def _finish_implementation(
     sessions: async_sessionmaker[AsyncSession], measure_id: int
 ) -> None:
+    line = await line_id(sessions, measure_id)
     async with transaction(sessions) as session:
         for milestone in (
             await session.exec(select(Milestone).where(Milestone.measure_id == measure_id))
         ).all():
             milestone.done_date = date(2027, 3, 1)
             session.add(milestone)
-        line = await line_id(sessions, measure_id)
         session.add(
             MonthlyValue(
                 impact_line_id=line,

@@ -37,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--revision", default="head")
     migrate.add_argument("--downgrade", action="store_true")
 
+    catcher = commands.add_parser("mail-catcher", help="run the local SMTP catcher on its own")
+    catcher.add_argument("--port", type=int, default=1025)
+    catcher.add_argument("--dir", type=Path, default=Path(".valuegate/mail"))
+
     commands.add_parser("seed", help="load the demo portfolio into an empty database")
     commands.add_parser("audit-verify", help="check the audit trail's hash chain")
     return parser
@@ -70,6 +74,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         except dev.PortInUse as error:
             print(f"valuegate dev: {error}", file=sys.stderr)
             return 1
+        return 0
+    if args.command == "mail-catcher":
+        from valuegate.mailcatcher import run_catcher
+
+        run_catcher(args.dir, port=args.port)
         return 0
     settings = _settings()
     if args.command == "api":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -15,6 +15,7 @@ from temporalio.client import Client
 
 from models.audit import Actor, Channel
 from models.figures import ImpactLine, Milestone, MonthlyValue
+from models.gates import SteeringMember
 from models.measure import Measure
 from models.money import ImpactCategory, Scenario
 from models.organization import (
@@ -27,8 +28,9 @@ from models.organization import (
     Project,
 )
 from models.people import Person
+from models.policy import EscalationTimings, default_policy
 from models.stages import Stage
-from services import audit, lifecycle, measures
+from services import audit, lifecycle, measures, policies
 from services.db import transaction
 
 SEEDER = Actor(label="demo-seed", channel=Channel.SEED)
@@ -47,7 +49,17 @@ PEOPLE = [
     ("karim.haddad@northwind.example", "Karim Haddad"),  # steering committee 10-11
     ("laura.rossi@northwind.example", "Laura Rossi"),
 ]
-OWNERS, SPONSORS, CONTROLLERS = range(0, 5), range(5, 8), range(8, 10)
+OWNERS, SPONSORS, CONTROLLERS, STEERING = range(0, 5), range(5, 8), range(8, 10), range(10, 12)
+
+# One portfolio escalates in minutes, so a visitor of the demo can watch the ladder happen.
+FAST_PORTFOLIO = "Growth & Services"
+FAST_TIMINGS = EscalationTimings(
+    remind_after=timedelta(minutes=2),
+    escalate_after=timedelta(minutes=5),
+    final_escalation_after=timedelta(minutes=10),
+    stage_sla=timedelta(minutes=30),
+    stage_escalate_after=timedelta(minutes=15),
+)
 
 # portfolio -> program -> project -> measure packages
 HIERARCHY = {
@@ -186,6 +198,15 @@ async def _hierarchy(session: AsyncSession) -> _Refs:
         )
         session.add(portfolio)
         await session.flush()
+        assert portfolio.id is not None
+        await session.flush()  # people first: steering members refer to them
+        session.add_all(
+            SteeringMember(portfolio_id=portfolio.id, person_id=people[i].id or 0) for i in STEERING
+        )
+        if portfolio_name == FAST_PORTFOLIO:
+            fast = default_policy(portfolio.steering_threshold)
+            fast.escalation = FAST_TIMINGS
+            await policies.publish(session, portfolio_id=portfolio.id, policy=fast, actor=SEEDER)
         for program_name, projects in programs.items():
             program = Program(portfolio_id=portfolio.id or 0, name=program_name)
             session.add(program)
@@ -231,19 +252,30 @@ async def _measure(
         controller_id=refs.people[CONTROLLERS[index % len(CONTROLLERS)]].id if complete else None,
         business_unit_id=refs.units[unit].id,
         legal_entity_id=refs.entities[entity].id if complete else None,
-        stage=stage,
         plan_start=plan_start,
         horizon_months=24,
     )
+    if stage not in (Stage.DEFINED, Stage.IDENTIFIED):
+        measure.baseline_amount = Decimal(annual) * 3
+        measure.baseline_period = f"FY{today.year - 1}"
+        measure.baseline_source = "General ledger, cost centre report"
     session.add(measure)
     await session.flush()
     assert measure.id is not None
     if stage is not Stage.DEFINED:
         await _figures(
-            session, measure.id, index, category, Decimal(annual), plan_start, today, rng
-        )
+            session, measure.id, index, category, Decimal(annual), plan_start, today, rng,
+            verified=stage is Stage.CLOSED,
+        )  # fmt: skip
     if stage not in (Stage.DEFINED, Stage.IDENTIFIED):
-        await _milestones(session, measure, index, today)
+        await _milestones(session, measure, index, today, stage)
+    # The stage last: the database guards frozen plans and closed measures' figures.
+    measure.stage = stage
+    if stage in (Stage.DECIDED, Stage.IMPLEMENTED, Stage.CLOSED):
+        measure.plan_frozen_at = datetime.now(UTC)
+        measure.plan_version = 1
+    session.add(measure)
+    await session.flush()
     await audit.record(
         session,
         actor=SEEDER,
@@ -264,6 +296,8 @@ async def _figures(
     plan_start: date,
     today: date,
     rng: random.Random,
+    *,
+    verified: bool = False,
 ) -> None:
     line = ImpactLine(
         measure_id=measure_id,
@@ -285,7 +319,15 @@ async def _figures(
     values: list[MonthlyValue] = []
     for month in range(24):
         period = _add_months(plan_start, month)
-        if month < go_live:
+        if month < go_live:  # phased at zero until the saving starts
+            values.append(
+                MonthlyValue(
+                    impact_line_id=line.id or 0,
+                    scenario=Scenario.PLAN,
+                    period=period,
+                    amount=Decimal(0),
+                )
+            )
             continue
         achieved = (monthly * attainment).quantize(Decimal("0.01"))
         values.append(
@@ -302,12 +344,12 @@ async def _figures(
             )
         )
         if period < today.replace(day=1):
-            values.append(
+            values.extend(
                 MonthlyValue(
-                    impact_line_id=line.id or 0,
-                    scenario=Scenario.ACTUAL,
-                    period=period,
-                    amount=achieved,
+                    impact_line_id=line.id or 0, scenario=scenario, period=period, amount=achieved
+                )
+                for scenario in (
+                    (Scenario.ACTUAL, Scenario.VERIFIED) if verified else (Scenario.ACTUAL,)
                 )
             )
     cost = -(annual / 4).quantize(Decimal("0.01"))
@@ -320,9 +362,11 @@ async def _figures(
     session.add_all(values)
 
 
-async def _milestones(session: AsyncSession, measure: Measure, index: int, today: date) -> None:
+async def _milestones(
+    session: AsyncSession, measure: Measure, index: int, today: date, stage: Stage
+) -> None:
     overdue = OVERDUE_DAYS[(index // len(ATTAINMENT)) % len(OVERDUE_DAYS)]
-    finished = measure.stage in (Stage.IMPLEMENTED, Stage.CLOSED)
+    finished = stage in (Stage.IMPLEMENTED, Stage.CLOSED)
     steps = [
         ("Business case signed off", today - timedelta(days=60), True),
         (

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import email.policy
 import mailbox
+import signal
+import threading
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -36,6 +38,17 @@ def start_catcher(folder: Path, *, host: str = "127.0.0.1", port: int = 1025) ->
     controller = Controller(MaildirHandler(folder), hostname=host, port=port)
     controller.start()
     return controller
+
+
+def run_catcher(folder: Path, *, port: int) -> None:
+    """Run the catcher in the foreground until SIGINT or SIGTERM."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    controller = start_catcher(folder, port=port)
+    print(f"valuegate mail-catcher: SMTP on 127.0.0.1:{port}, mail kept in {folder}", flush=True)
+    stop.wait()
+    controller.stop()
 
 
 @dataclass(frozen=True)
