@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
 import tempfile
@@ -34,7 +35,7 @@ from services import migrate
 from services.db import create_engine, session_factory
 from tests.factories import complete_measure, make_org, start_lifecycle
 from tests.lifecycle_helpers import Api, line_id, verified_figures
-from tests.support import free_port, fresh_database
+from tests.support import TEST_DATABASE_URL_VARIABLE, free_port, fresh_database
 from valuegate.binaries import temporal_cli
 from valuegate.settings import Settings
 from valuegate.worker import build_worker
@@ -146,14 +147,12 @@ async def main(
         dev_server_existing_path=temporal_cli(),
         dev_server_log_level="error",
     )
+    if database_url:  # a database of its own on that server, dropped afterwards
+        os.environ[TEST_DATABASE_URL_VARIABLE] = database_url
     try:
-        if database_url:
-            migrate.upgrade(database_url)
-            await _run(env.client, database_url, count, concurrency, smtp_port)
-        else:
-            with fresh_database(folder) as url:
-                migrate.upgrade(url)
-                await _run(env.client, url, count, concurrency, smtp_port)
+        with fresh_database(folder) as url:
+            migrate.upgrade(url)
+            await _run(env.client, url, count, concurrency, smtp_port)
     finally:
         await env.shutdown()
 

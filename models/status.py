@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import TypeVar
+
+K = TypeVar("K", bound=Hashable)
 
 AMBER_OVERDUE_DAYS = 14
 GREEN_ATTAINMENT = Decimal("0.95")
@@ -26,6 +29,15 @@ def implementation_status(open_milestone_dates: Iterable[date], *, today: date) 
     if not overdue:
         return Light.GREEN
     return Light.AMBER if max(overdue) <= AMBER_OVERDUE_DAYS else Light.RED
+
+
+def achieved(forecast: Mapping[K, Decimal], actual: Mapping[K, Decimal]) -> Decimal:
+    """The value reached: the actual where one is entered, else the forecast, per impact line
+    and month (the keys), added up."""
+    return sum(
+        (actual.get(k, forecast.get(k, Decimal(0))) for k in forecast.keys() | actual.keys()),
+        Decimal(0),
+    )
 
 
 def plan_attainment(plan: Decimal, achieved: Decimal) -> Decimal | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,9 +38,15 @@ async def record(
     The chain head row is locked (FOR UPDATE on PostgreSQL; SQLite serialises writers anyway), so
     concurrent writers append one after another and ids stay gapless.
     """
-    head = (await session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update())).one()
+    last_id, last_hash = (
+        await session.exec(
+            select(col(AuditHead.last_event_id), col(AuditHead.last_hash))
+            .where(AuditHead.id == 1)
+            .with_for_update()
+        )
+    ).one()
     event = AuditEvent(
-        id=head.last_event_id + 1,
+        id=last_id + 1,
         occurred_at=utcnow(),
         actor_id=actor.person_id,
         actor=actor.label,
@@ -50,15 +57,17 @@ async def record(
         before=to_json_value(before) if before is not None else None,
         after=to_json_value(after) if after is not None else None,
         reason=reason,
-        prev_hash=head.last_hash,
+        prev_hash=last_hash,
         hash="",
     )
     event.hash = event_hash(event)
-    head.last_event_id = event.id
-    head.last_hash = event.hash
-    session.add(event)
-    session.add(head)
-    await session.flush()
+    # Core statements, not the ORM's unit of work: this runs for every change and every email.
+    await session.exec(insert(AuditEvent).values(event.model_dump()))
+    await session.exec(
+        update(AuditHead)
+        .where(col(AuditHead.id) == 1)
+        .values(last_event_id=event.id, last_hash=event.hash)
+    )
     return event
 
 

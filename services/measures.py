@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, type_coerce
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.audit import Actor
-from models.columns import MoneyType
 from models.figures import ImpactLine, Milestone, MonthlyValue
 from models.measure import Measure, MeasureCreate, MeasurePublic, workflow_id_for
 from models.money import ImpactCategory, Scenario
@@ -23,7 +21,7 @@ from models.organization import (
     Project,
 )
 from models.people import Person
-from models.status import Light, implementation_status, potential_status
+from models.status import Light, achieved, implementation_status, potential_status
 from services import audit
 from services.errors import FieldProblem, InvalidInput, NotFound
 from workflows.contracts import MeasureFacts
@@ -127,12 +125,13 @@ async def dual_status(
             )
         )
     ).all()
-    totals = (
+    rows = (
         await session.exec(
             select(
+                col(MonthlyValue.impact_line_id),
                 col(MonthlyValue.scenario),
                 col(MonthlyValue.period),
-                type_coerce(func.sum(MonthlyValue.amount), MoneyType()),
+                col(MonthlyValue.amount),
             )
             .join(ImpactLine, col(ImpactLine.id) == MonthlyValue.impact_line_id)
             .where(
@@ -140,22 +139,24 @@ async def dual_status(
                 col(ImpactLine.category) != ImpactCategory.CAPEX,
                 col(MonthlyValue.scenario).in_([Scenario.PLAN, Scenario.FORECAST, Scenario.ACTUAL]),
             )
-            .group_by(col(MonthlyValue.scenario), col(MonthlyValue.period))
         )
     ).all()
+    return implementation_status(open_dates, today=today), potential_of(rows)
+
+
+def potential_of(rows: Iterable[tuple[int, Scenario, date, Decimal]]) -> Light:
+    """The potential status from (line, scenario, month, amount) rows of EBITDA lines."""
     plan = Decimal(0)
-    forecast: dict[date, Decimal] = {}
-    actual: dict[date, Decimal] = {}
-    for scenario, period, amount in totals:
-        value = amount or Decimal(0)
-        if scenario == Scenario.PLAN:
-            plan += value
-        else:
-            (forecast if scenario == Scenario.FORECAST else actual)[period] = value
-    achieved = sum(
-        (actual.get(p, forecast.get(p, Decimal(0))) for p in forecast | actual), Decimal(0)
-    )
-    return implementation_status(open_dates, today=today), potential_status(plan, achieved)
+    forecast: dict[tuple[int, date], Decimal] = {}
+    actual: dict[tuple[int, date], Decimal] = {}
+    for line, scenario, period, amount in rows:
+        if scenario is Scenario.PLAN:
+            plan += amount
+        elif scenario is Scenario.FORECAST:
+            forecast[line, period] = amount
+        elif scenario is Scenario.ACTUAL:
+            actual[line, period] = amount
+    return potential_status(plan, achieved(forecast, actual))
 
 
 async def facts(session: AsyncSession, *, measure: Measure, today: date) -> MeasureFacts:

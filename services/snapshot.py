@@ -16,6 +16,7 @@ from models.money import Scenario
 from models.organization import LegalEntity
 from models.people import Person
 from models.policy import Role
+from models.status import implementation_status
 from services import measures
 
 
@@ -33,7 +34,9 @@ async def load(session: AsyncSession, *, measure_id: int) -> MeasureSnapshot:
         await session.exec(
             select(MonthlyValue)
             .where(col(MonthlyValue.impact_line_id).in_([line.id for line in lines]))
-            .where(col(MonthlyValue.scenario).in_([Scenario.PLAN, Scenario.ACTUAL]))
+            .where(
+                col(MonthlyValue.scenario).in_([Scenario.PLAN, Scenario.FORECAST, Scenario.ACTUAL])
+            )
             .order_by(col(MonthlyValue.period))
         )
     ).all()
@@ -44,13 +47,21 @@ async def load(session: AsyncSession, *, measure_id: int) -> MeasureSnapshot:
             plan[value.impact_line_id].append(
                 PeriodAmount(period=value.period, amount=value.amount)
             )
-        else:
+        elif value.scenario is Scenario.ACTUAL:
             actual[value.impact_line_id].append(value.period)
     milestones = (
         await session.exec(select(Milestone).where(Milestone.measure_id == measure_id))
     ).all()
-    implementation, potential = await measures.dual_status(
-        session, measure_id=measure_id, today=date.today()
+    # The dual status from what was just read, computed as measures.dual_status does.
+    ebitda_lines = {line.id for line in lines if line.category.counts_toward_ebitda}
+    potential = measures.potential_of(
+        (v.impact_line_id, v.scenario, v.period, v.amount)
+        for v in values
+        if v.impact_line_id in ebitda_lines
+    )
+    implementation = implementation_status(
+        (m.planned_date for m in milestones if m.done_date is None and not m.waived_reason),
+        today=date.today(),
     )
     steering = (
         await session.exec(

@@ -1,0 +1,33 @@
+"""Messages reach a real SMTP server intact: UTF-8 subject and both parts, the outbox's ids."""
+
+from __future__ import annotations
+
+from notifications.mailer import SmtpConfig, build_message, message_id_for, send
+from notifications.render import RenderedEmail
+from tests.support import CapturingSmtp
+
+
+async def test_non_ascii_subject_and_parts_arrive_intact(smtp: CapturingSmtp) -> None:
+    email = RenderedEmail(
+        subject="Décision requise : réduire les coûts – M-7",  # noqa: RUF001 (on purpose)
+        text="Bonjour Zoë,\nle coût baisse de 12 000 €.",
+        html="<p>Bonjour Zoë, le coût baisse de <b>12&nbsp;000&nbsp;€</b>.</p>",
+    )
+    message_id = message_id_for(
+        "measure-7/gate1/requested/sponsor/3", "ValueGate <vg@acme.example>"
+    )
+    message = build_message(
+        sender="ValueGate <vg@acme.example>",
+        recipient="zoe@acme.example",
+        message_id=message_id,
+        email=email,
+    )
+
+    await send(SmtpConfig(host="127.0.0.1", port=smtp.port), message)
+    [received] = await smtp.wait_for(1)
+
+    assert str(received["Subject"]) == email.subject
+    assert received["Message-ID"] == message_id
+    assert message_id.endswith("@acme.example>")
+    assert received.get_body(("plain",)).get_content().rstrip() == email.text  # type: ignore[union-attr]
+    assert "12&nbsp;000&nbsp;€" in received.get_body(("html",)).get_content()  # type: ignore[union-attr]
