@@ -12,7 +12,7 @@ from models.people import Person
 from models.stages import next_stage
 from notifications.mailer import SmtpConfig
 from notifications.notices import notice_text
-from notifications.render import render_email
+from notifications.render import RenderedEmail, render_email
 from services import outbox, snapshot
 from workflows.contracts import MeasureRef, Notice
 
@@ -53,17 +53,10 @@ class NotifyActivities:
             owner_name=owner.name,
             stage=measure.stage.label,
             next_stage=upcoming.label if upcoming else None,
-            measure_url=f"{self._public_url}/measures/{ref.measure_id}",
+            measure_url=self._measure_url(ref.measure_id),
         )
-        row = await outbox.enqueue(
-            self._sessions,
-            business_key=f"measure-{ref.measure_id}/assigned/owner/{owner.id}",
-            measure_id=ref.measure_id,
-            recipient=owner.email,
-            email=email,
-            sender=self._sender,
-        )
-        return await outbox.deliver(self._sessions, row=row, smtp=self._smtp, sender=self._sender)
+        key = f"measure-{ref.measure_id}/assigned/owner/{owner.id}"
+        return await self._send(key, ref.measure_id, owner, email)
 
     @activity.defn(name=NOTIFY)
     async def send_lifecycle_notice(self, notice: Notice) -> int:
@@ -92,17 +85,22 @@ class NotifyActivities:
                 subject=text.subject,
                 headline=text.headline,
                 lines=text.lines,
-                measure_url=f"{self._public_url}/measures/{notice.measure_id}",
+                measure_url=self._measure_url(notice.measure_id),
             )
-            row = await outbox.enqueue(
-                self._sessions,
-                business_key=f"{notice.key}/{person.id}",
-                measure_id=notice.measure_id,
-                recipient=person.email,
-                email=email,
-                sender=self._sender,
-            )
-            sent += await outbox.deliver(
-                self._sessions, row=row, smtp=self._smtp, sender=self._sender
-            )
+            sent += await self._send(f"{notice.key}/{person.id}", notice.measure_id, person, email)
         return sent
+
+    def _measure_url(self, measure_id: int) -> str:
+        return f"{self._public_url}/measures/{measure_id}"
+
+    async def _send(self, key: str, measure_id: int, person: Person, email: RenderedEmail) -> bool:
+        """Put the email in the outbox under `key` and deliver it, unless it went out before."""
+        row = await outbox.enqueue(
+            self._sessions,
+            business_key=key,
+            measure_id=measure_id,
+            recipient=person.email,
+            email=email,
+            sender=self._sender,
+        )
+        return await outbox.deliver(self._sessions, row=row, smtp=self._smtp, sender=self._sender)

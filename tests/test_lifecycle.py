@@ -534,3 +534,8 @@ async def test_the_temporal_ui_shows_the_dual_status_as_the_figures_move(
     assert started.get(sa.POTENTIAL_STATUS) == "red"  # a plan and nothing forecast yet
     assert now.get(sa.POTENTIAL_STATUS) == "green"
     assert now.get(sa.IMPLEMENTATION_STATUS) == "green"
+
+
+async def test_a_measure_without_a_lifecycle_is_404(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/api/measures/987654/gates", json={"by": 1})).status_code == 404
+    assert (await client.get("/api/measures/987654/lifecycle")).status_code == 404

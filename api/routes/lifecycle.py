@@ -7,6 +7,8 @@ Until sign-in exists (the web-app issue), the acting person is named in the body
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, status
@@ -57,13 +59,21 @@ async def _update(
     temporal: TemporalDep, measure_id: int, update: Any, message: BaseModel, key: str | None
 ) -> Any:
     handle = temporal.get_workflow_handle_for(MeasureWorkflow.run, workflow_id_for(measure_id))
+    with _lifecycle_of(measure_id):
+        try:
+            return await handle.execute_update(update, message, id=key)
+        except WorkflowUpdateFailedError as failure:
+            cause = failure.cause
+            if isinstance(cause, ApplicationError):
+                raise _http_error(cause) from failure
+            raise
+
+
+@contextmanager
+def _lifecycle_of(measure_id: int) -> Iterator[None]:
+    """Turn "no such workflow" into a 404."""
     try:
-        return await handle.execute_update(update, message, id=key)
-    except WorkflowUpdateFailedError as failure:
-        cause = failure.cause
-        if isinstance(cause, ApplicationError):
-            raise _http_error(cause) from failure
-        raise
+        yield
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise HTTPException(404, f"measure {measure_id} has no lifecycle") from error
@@ -160,12 +170,8 @@ async def cancel(
 )
 async def lifecycle_view(measure_id: int, temporal: TemporalDep) -> LifecycleView:
     handle = temporal.get_workflow_handle_for(MeasureWorkflow.run, workflow_id_for(measure_id))
-    try:
+    with _lifecycle_of(measure_id):
         return await handle.query(MeasureWorkflow.view)
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(404, f"measure {measure_id} has no lifecycle") from error
-        raise
 
 
 @router.get(
