@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 
-from babel.numbers import format_currency, get_currency_precision, list_currencies
+from babel.numbers import format_currency, get_currency_precision
 
 # Amounts are stored as integers of 1/10_000 of a currency unit: enough for every ISO 4217
 # currency (0, 2 or 3 minor digits) and for FX-converted values, exact on every database.
@@ -39,11 +39,6 @@ class Scenario(StrEnum):
     VERIFIED = "verified"
 
 
-def is_currency(code: str) -> bool:
-    """Whether `code` is an ISO 4217 currency code."""
-    return code in _CURRENCIES
-
-
 def minor_digits(currency: str) -> int:
     """How many decimal places the currency's amounts have (JPY 0, EUR 2, KWD 3)."""
     return int(get_currency_precision(currency))
@@ -70,6 +65,3 @@ def ebitda_effect(category: ImpactCategory, amount: Decimal) -> Decimal:
 def format_money(amount: Decimal, currency: str, locale: str = "en_GB") -> str:
     """A human-readable amount, e.g. '€1,234.50'."""
     return str(format_currency(amount, currency, locale=locale))
-
-
-_CURRENCIES = frozenset(list_currencies())

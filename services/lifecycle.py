@@ -1,4 +1,4 @@
-"""Starting and reading a measure's lifecycle workflow."""
+"""Starting a measure's lifecycle workflow."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from models.measure import workflow_id_for
 from workflows import search_attributes
-from workflows.contracts import LifecycleView, MeasureFacts, MeasureStart
+from workflows.contracts import MeasureFacts, MeasureStart
 from workflows.measure import MeasureWorkflow
 
 
@@ -27,9 +27,3 @@ async def start(
         memo={"title": facts.title},
         static_summary=f"M-{facts.measure_id}: {facts.title}",
     )
-
-
-async def view(client: Client, *, measure_id: int) -> LifecycleView:
-    """Where the workflow says the measure is."""
-    handle = client.get_workflow_handle_for(MeasureWorkflow.run, workflow_id_for(measure_id))
-    return await handle.query(MeasureWorkflow.view)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
-from decimal import Decimal
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -110,11 +109,6 @@ async def load(session: AsyncSession, *, measure_id: int) -> MeasureSnapshot:
         implementation_status=implementation,
         potential_status=potential,
     )
-
-
-def plan_total(snapshot: MeasureSnapshot) -> Decimal:
-    """All plan values of the measure added up (any category)."""
-    return sum((v.amount for line in snapshot.lines for v in line.plan), Decimal(0))
 
 
 async def people_in(

@@ -51,8 +51,3 @@ def test_the_command_refuses_to_start_with_a_clear_message() -> None:
     assert result.returncode != 0
     assert "configuration error: VALUEGATE_SECRET_KEY is a placeholder" in result.stderr
     assert "Traceback" not in result.stderr
-
-
-def test_links_are_built_from_the_public_base_url() -> None:
-    settings = Settings(public_base_url="https://value.acme.example/app/")  # type: ignore[arg-type]
-    assert settings.public_url("/measures/4") == "https://value.acme.example/app/measures/4"

@@ -65,10 +65,6 @@ class Settings(BaseSettings):
             )
         return self
 
-    def public_url(self, path: str) -> str:
-        """An absolute link for emails, built from the configured base URL only."""
-        return str(self.public_base_url).rstrip("/") + "/" + path.lstrip("/")
-
 
 @lru_cache
 def get_settings() -> Settings:

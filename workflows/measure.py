@@ -39,7 +39,6 @@ with workflow.unsafe.imports_passed_through():
         ConfirmClosure,
         Decide,
         EscalationFired,
-        Fact,
         FactBatch,
         FactRecord,
         GateClosed,
@@ -672,6 +671,3 @@ class MeasureWorkflow:
             retry_policy=EMAIL_RETRY,
             summary=f"Email the {notice.recipient.label}: {notice.kind.value.replace('_', ' ')}",
         )
-
-
-__all__ = ["CONFLICT", "FIGURES", "RULE", "UNMET", "Fact", "MeasureWorkflow"]
