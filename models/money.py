@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 
-from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import format_currency, get_currency_precision, list_currencies
 
 # Amounts are stored as integers of 1/10_000 of a currency unit: enough for every ISO 4217
 # currency (0, 2 or 3 minor digits) and for FX-converted values, exact on every database.
@@ -39,9 +39,14 @@ class Scenario(StrEnum):
     VERIFIED = "verified"
 
 
+# Read once, at import: Babel loads its data file lazily, and file access is refused inside the
+# workflow sandbox, where closure figures are validated.
+_MINOR_DIGITS = {code: int(get_currency_precision(code)) for code in list_currencies()}
+
+
 def minor_digits(currency: str) -> int:
     """How many decimal places the currency's amounts have (JPY 0, EUR 2, KWD 3)."""
-    return int(get_currency_precision(currency))
+    return _MINOR_DIGITS.get(currency, 2)
 
 
 def amount_problem(amount: Decimal, currency: str) -> str | None:
