@@ -21,7 +21,7 @@ from models.policy import default_policy
 from models.stages import Stage
 from services import audit, policies
 from services.db import transaction
-from tests.factories import add_steering_member, complete_measure, make_org, start_lifecycle
+from tests.factories import Org, add_steering_member, complete_measure, make_org, start_lifecycle
 from tests.lifecycle_helpers import Api, count, db_stage, gates, line_id, verified_figures
 from tests.record_history import keep
 from tests.support import CapturingSmtp
@@ -46,7 +46,7 @@ async def _measure(
     http: httpx.AsyncClient,
     stage: Stage = Stage.DEFINED,
     implemented: bool = False,
-) -> tuple[Api, object]:
+) -> tuple[Api, Org]:
     org = await make_org(sessions)
     measure_id = await complete_measure(sessions, org, stage=stage, implemented=implemented)
     await start_lifecycle(sessions, temporal_env.client, measure_id, settings.temporal_task_queue)
@@ -61,25 +61,25 @@ async def test_happy_path_from_defined_to_closed(
     smtp: CapturingSmtp,
 ) -> None:
     api, org = await _measure(sessions, temporal_env, settings, client)
-    roles = {"sponsor": org.sponsor_id, "controller": org.controller_id}  # type: ignore[attr-defined]
+    roles = {"sponsor": org.sponsor_id, "controller": org.controller_id}
     handle = temporal_env.client.get_workflow_handle(f"measure-{api.measure_id}")
 
     for target, _, approvers in GATES:
         if target is Stage.IMPLEMENTED:  # the owner finished the work: milestones and actuals
             await _finish_implementation(sessions, api.measure_id)
-        await api.pass_gate(org, [roles[a] for a in approvers])  # type: ignore[arg-type]
+        await api.pass_gate(org, [roles[a] for a in approvers])
         assert (await api.view())["stage"] == target
         assert await db_stage(sessions, api.measure_id) is target
         attributes = (await handle.describe()).typed_search_attributes
         assert attributes.get(sa.MEASURE_STAGE) == target.value
 
-    submitted = await api.submit(org.owner_id)  # type: ignore[attr-defined]
+    submitted = await api.submit(org.owner_id)
     assert submitted.status_code == 201, submitted.text
     assert (await handle.describe()).typed_search_attributes.get(sa.PENDING_APPROVER_ROLES) == [
         "controller"
     ]
     line = await line_id(sessions, api.measure_id)
-    closed = await api.close(org.controller_id, verified_figures(line))  # type: ignore[attr-defined]
+    closed = await api.close(org.controller_id, verified_figures(line))
 
     assert closed.status_code == 200, closed.text
     assert closed.json()["stage"] == "closed"
@@ -131,7 +131,7 @@ async def test_rejection_returns_the_measure_to_its_owner_in_the_same_stage(
         sessions, temporal_env, settings, client, stage=start, implemented=True
     )
     rejecter = getattr(org, f"{approvers[-1]}_id")
-    assert (await api.submit(org.owner_id)).status_code == 201  # type: ignore[attr-defined]
+    assert (await api.submit(org.owner_id)).status_code == 201
 
     rejected = await api.decide(
         rejecter, approve=False, comment="The business case double-counts licences."
@@ -147,7 +147,7 @@ async def test_rejection_returns_the_measure_to_its_owner_in_the_same_stage(
     )
     outcome = [m for m in await smtp.wait_for(1 + len(approvers) + 1) if "rejected" in m["Subject"]]
     assert outcome and "double-counts licences" in outcome[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert (await api.submit(org.owner_id)).json()["round"] == 2  # type: ignore[attr-defined]
+    assert (await api.submit(org.owner_id)).json()["round"] == 2
     await keep(
         temporal_env.client.get_workflow_handle(f"measure-{api.measure_id}"),
         f"rejected_at_{target.value}",
@@ -161,8 +161,8 @@ async def test_rejection_needs_a_comment(
     settings: Settings,
 ) -> None:
     api, org = await _measure(sessions, temporal_env, settings, client)
-    await api.submit(org.owner_id)  # type: ignore[attr-defined]
-    response = await api.decide(org.sponsor_id, approve=False, comment="  ")  # type: ignore[attr-defined]
+    await api.submit(org.owner_id)
+    response = await api.decide(org.sponsor_id, approve=False, comment="  ")
     assert response.status_code == 422
     assert "rejection needs a comment" in response.json()["detail"]["message"]
     assert await count(sessions, GateDecisionRecord) == 0
@@ -241,19 +241,19 @@ async def test_hold_and_resume(
     settings: Settings,
 ) -> None:
     api, org = await _measure(sessions, temporal_env, settings, client, stage=Stage.IDENTIFIED)
-    await api.submit(org.owner_id)  # type: ignore[attr-defined]
+    await api.submit(org.owner_id)
 
-    held = await api.hold(org.sponsor_id, review_date="2099-06-30")  # type: ignore[attr-defined]
+    held = await api.hold(org.sponsor_id, review_date="2099-06-30")
 
     assert held.status_code == 200, held.text
     assert held.json()["stage"] == "on_hold"
     assert held.json()["hold"]["resume_stage"] == "identified"
     assert await db_stage(sessions, api.measure_id) is Stage.ON_HOLD
     assert [g.status for g in await gates(sessions, api.measure_id)] == [GateStatus.WITHDRAWN]
-    assert (await api.submit(org.owner_id)).status_code == 409  # type: ignore[attr-defined]
-    assert (await api.decide(org.controller_id)).status_code == 409  # type: ignore[attr-defined]
+    assert (await api.submit(org.owner_id)).status_code == 409
+    assert (await api.decide(org.controller_id)).status_code == 409
 
-    resumed = await api.resume(org.owner_id)  # type: ignore[attr-defined]
+    resumed = await api.resume(org.owner_id)
 
     assert resumed.status_code == 200
     assert resumed.json()["stage"] == "identified" and resumed.json()["hold"] is None
@@ -263,7 +263,7 @@ async def test_hold_and_resume(
 
         measure = await session.get(Measure, api.measure_id)
         assert measure is not None and measure.hold_reason is None
-    assert (await api.submit(org.owner_id)).status_code == 201  # type: ignore[attr-defined]
+    assert (await api.submit(org.owner_id)).status_code == 201
     await keep(
         temporal_env.client.get_workflow_handle(f"measure-{api.measure_id}"), "hold_and_resume"
     )
@@ -276,7 +276,7 @@ async def test_hold_needs_a_future_review_date(
     settings: Settings,
 ) -> None:
     api, org = await _measure(sessions, temporal_env, settings, client)
-    response = await api.hold(org.owner_id, review_date="2001-01-01")  # type: ignore[attr-defined]
+    response = await api.hold(org.owner_id, review_date="2001-01-01")
     assert response.status_code == 422
     assert await db_stage(sessions, api.measure_id) is Stage.DEFINED
 
@@ -308,11 +308,11 @@ async def test_cancel_at_every_stage_is_final(
         implemented=True,
     )
     if stage is Stage.ON_HOLD:
-        assert (await api.hold(org.owner_id)).status_code == 200  # type: ignore[attr-defined]
+        assert (await api.hold(org.owner_id)).status_code == 200
     elif stage is not Stage.DEFINED:
-        assert (await api.submit(org.owner_id)).status_code == 201  # type: ignore[attr-defined]
+        assert (await api.submit(org.owner_id)).status_code == 201
 
-    cancelled = await api.cancel(org.sponsor_id, reason="The saving moved to another programme.")  # type: ignore[attr-defined]
+    cancelled = await api.cancel(org.sponsor_id, reason="The saving moved to another programme.")
 
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["stage"] == "cancelled"
@@ -334,19 +334,19 @@ async def test_closure_is_blocked_until_the_controller_confirms_valid_figures(
         sessions, temporal_env, settings, client, stage=Stage.IMPLEMENTED, implemented=True
     )
     line = await line_id(sessions, api.measure_id)
-    assert (await api.submit(org.owner_id)).status_code == 201  # type: ignore[attr-defined]
+    assert (await api.submit(org.owner_id)).status_code == 201
 
     waiting = await api.view()
     assert waiting["stage"] == "implemented"
     assert (waiting["gate"]["target"], waiting["gate"]["pending"]) == ("closed", ["controller"])
-    assert (await api.decide(org.controller_id)).status_code == 422  # approving needs the figures  # type: ignore[attr-defined]
+    assert (await api.decide(org.controller_id)).status_code == 422  # approving needs the figures
     bad = [
         {"impact_line_id": 999, "period": "2027-01-01", "amount": "100"},
         {"impact_line_id": line, "period": "2031-01-01", "amount": "100"},
         {"impact_line_id": line, "period": "2027-02-01", "amount": "-5.00"},
         {"impact_line_id": line, "period": "2027-03-01", "amount": "1.234"},
     ]
-    refused = await api.close(org.controller_id, bad)  # type: ignore[attr-defined]
+    refused = await api.close(org.controller_id, bad)
     assert refused.status_code == 422
     fields = {p["field"] for p in refused.json()["detail"]["problems"]}
     assert fields == {
@@ -356,7 +356,7 @@ async def test_closure_is_blocked_until_the_controller_confirms_valid_figures(
         "figures[3].amount",
         "comment",
     }
-    short = await api.close(org.controller_id, verified_figures(line, amount=Decimal("8000.00")))  # type: ignore[attr-defined]
+    short = await api.close(org.controller_id, verified_figures(line, amount=Decimal("8000.00")))
     assert short.status_code == 422
     assert "20.0% short of plan" in short.json()["detail"]["problems"][0]["message"]
     assert await db_stage(sessions, api.measure_id) is Stage.IMPLEMENTED
@@ -366,7 +366,7 @@ async def test_closure_is_blocked_until_the_controller_confirms_valid_figures(
         org.controller_id,
         verified_figures(line, amount=Decimal("8000.00")),
         comment="Contract ended two months late.",
-    )  # type: ignore[attr-defined]
+    )
 
     assert closed.status_code == 200, closed.text
     assert await db_stage(sessions, api.measure_id) is Stage.CLOSED
@@ -386,10 +386,10 @@ async def test_controller_can_reject_closure_back_to_implemented(
     api, org = await _measure(
         sessions, temporal_env, settings, client, stage=Stage.IMPLEMENTED, implemented=True
     )
-    await api.submit(org.owner_id)  # type: ignore[attr-defined]
+    await api.submit(org.owner_id)
     rejected = await api.decide(
         org.controller_id, approve=False, comment="Invoices still arrive for the SAN."
-    )  # type: ignore[attr-defined]
+    )
     assert rejected.status_code == 200
     assert rejected.json()["stage"] == "implemented"
     assert await db_stage(sessions, api.measure_id) is Stage.IMPLEMENTED
@@ -402,11 +402,11 @@ async def test_the_same_decision_delivered_twice_acts_once(
     settings: Settings,
 ) -> None:
     api, org = await _measure(sessions, temporal_env, settings, client, stage=Stage.DETAILED)
-    await api.submit(org.owner_id, key="submit-1")  # type: ignore[attr-defined]
-    again = await api.submit(org.owner_id, key="submit-1")  # type: ignore[attr-defined]
-    first = await api.decide(org.sponsor_id, key="decide-1")  # type: ignore[attr-defined]
-    second = await api.decide(org.sponsor_id, key="decide-1")  # type: ignore[attr-defined]
-    third = await api.decide(org.sponsor_id, key="decide-2")  # type: ignore[attr-defined]
+    await api.submit(org.owner_id, key="submit-1")
+    again = await api.submit(org.owner_id, key="submit-1")
+    first = await api.decide(org.sponsor_id, key="decide-1")
+    second = await api.decide(org.sponsor_id, key="decide-1")
+    third = await api.decide(org.sponsor_id, key="decide-2")
 
     assert again.status_code == 201 and again.json()["round"] == 1
     assert first.status_code == second.status_code == 200
@@ -423,7 +423,7 @@ async def test_a_policy_change_applies_to_new_gates_only(
     settings: Settings,
 ) -> None:
     api, org = await _measure(sessions, temporal_env, settings, client)
-    opened = (await api.submit(org.owner_id)).json()  # type: ignore[attr-defined]
+    opened = (await api.submit(org.owner_id)).json()
     stricter = default_policy()
     stricter.gates[Stage.DETAILED].approvers.append(stricter.gates[Stage.IDENTIFIED].approvers[0])
     async with transaction(sessions) as session:
@@ -432,10 +432,10 @@ async def test_a_policy_change_applies_to_new_gates_only(
             portfolio_id=org.portfolio_id,
             policy=stricter,
             actor=Actor(label="pmo", channel=Channel.API),
-        )  # type: ignore[attr-defined]
+        )
 
-    await api.decide(org.sponsor_id)  # type: ignore[attr-defined]
-    next_gate = (await api.submit(org.owner_id)).json()  # type: ignore[attr-defined]
+    await api.decide(org.sponsor_id)
+    next_gate = (await api.submit(org.owner_id)).json()
 
     assert opened["policy_version"] == 0 and opened["required"] == ["sponsor"]
     assert next_gate["policy_version"] == published.version == 1
@@ -449,18 +449,18 @@ async def test_large_measures_need_the_steering_committee_to_decide(
     settings: Settings,
 ) -> None:
     api, org = await _measure(sessions, temporal_env, settings, client, stage=Stage.DETAILED)
-    member = await add_steering_member(sessions, org, "sc.chair@acme.example")  # type: ignore[arg-type]
+    member = await add_steering_member(sessions, org, "sc.chair@acme.example")
     async with transaction(sessions) as session:
         await policies.publish(
             session,
             portfolio_id=org.portfolio_id,
             policy=default_policy(Decimal(100_000)),
             actor=Actor(label="pmo", channel=Channel.API),
-        )  # type: ignore[attr-defined]
+        )
 
-    gate = (await api.submit(org.owner_id)).json()  # type: ignore[attr-defined]
-    await api.decide(org.sponsor_id)  # type: ignore[attr-defined]
-    await api.decide(org.controller_id)  # type: ignore[attr-defined]
+    gate = (await api.submit(org.owner_id)).json()
+    await api.decide(org.sponsor_id)
+    await api.decide(org.controller_id)
     still_open = await api.view()
     decided = await api.decide(member)
 
@@ -480,10 +480,10 @@ async def test_every_lifecycle_fact_is_in_the_audit_trail(
     from models.audit import AuditEvent
 
     api, org = await _measure(sessions, temporal_env, settings, client)
-    await api.pass_gate(org, [org.sponsor_id])  # type: ignore[arg-type, attr-defined]
-    await api.hold(org.owner_id)  # type: ignore[attr-defined]
-    await api.resume(org.owner_id)  # type: ignore[attr-defined]
-    await api.cancel(org.sponsor_id)  # type: ignore[attr-defined]
+    await api.pass_gate(org, [org.sponsor_id])
+    await api.hold(org.owner_id)
+    await api.resume(org.owner_id)
+    await api.cancel(org.sponsor_id)
 
     async with sessions() as session:
         actions = [
@@ -528,7 +528,7 @@ async def test_the_temporal_ui_shows_the_dual_status_as_the_figures_move(
             for m in months()
         )
 
-    await api.submit(org.owner_id)  # type: ignore[attr-defined]
+    await api.submit(org.owner_id)
 
     now = (await handle.describe()).typed_search_attributes
     assert started.get(sa.POTENTIAL_STATUS) == "red"  # a plan and nothing forecast yet
