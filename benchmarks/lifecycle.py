@@ -1,9 +1,11 @@
 """Throughput of whole measure lifecycles (Defined → Closed) against bare Temporal.
 
-ValueGate: N measures, each driven through the REST API (in-process) from Defined to Closed —
-5 gate submissions, 5 approvals, 1 controller closure — with the real worker, database and SMTP
-catcher. Baseline: N bare workflows on the same dev server, with the same number of updates and
-activities per lifecycle, where every activity does nothing. Prints both throughputs and the ratio.
+ValueGate: N measures, each driven over HTTP from Defined to Closed — 5 gate submissions,
+5 approvals, 1 controller closure — through the real stack laid out as in production: a
+`valuegate api` process, a `valuegate worker` process, the database and the SMTP catcher.
+Baseline: N bare workflows on the same dev server, run by a worker process of their own
+(benchmarks/bare.py), with the same number of updates and activities per lifecycle, where every
+activity does nothing. This process only drives both and prints the throughputs and the ratio.
 
     .venv/bin/python -m benchmarks.lifecycle --measures 200
     .venv/bin/python -m benchmarks.lifecycle --measures 200 --database-url postgresql://postgres@127.0.0.1:5432/test
@@ -13,32 +15,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from api.app import create_app
-from benchmarks.bare import BarePlan, BareWorkflow, noop
+from benchmarks.bare import BarePlan, BareWorkflow
 from services import migrate
 from services.db import create_engine, session_factory
 from tests.factories import complete_measure, make_org, start_lifecycle
 from tests.lifecycle_helpers import Api, line_id, verified_figures
 from tests.support import TEST_DATABASE_URL_VARIABLE, free_port, fresh_database
 from valuegate.binaries import temporal_cli
-from valuegate.settings import Settings
-from valuegate.worker import build_worker
 from workflows.search_attributes import ALL_KEYS
 
 VALUEGATE_ONLY = False
@@ -57,51 +58,91 @@ async def _drive(count: int, concurrency: int, one: Callable[[int], Awaitable[No
     return time.perf_counter() - started
 
 
+@contextlib.contextmanager
+def _process(*arguments: str, env: dict[str, str] | None = None) -> Iterator[None]:
+    """A child process for the duration, stopped with SIGTERM afterwards."""
+    child = subprocess.Popen(
+        [sys.executable, *arguments],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+
+
+async def _worker_polling(client: Client, task_queue: str) -> None:
+    """Return once a worker polls `task_queue` for workflow tasks."""
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace,
+        task_queue=TaskQueue(name=task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    )
+    for _ in range(600):
+        if (await client.workflow_service.describe_task_queue(request)).pollers:
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"no worker polls {task_queue}")
+
+
+async def _api_ready(http: httpx.AsyncClient) -> None:
+    for _ in range(600):
+        with contextlib.suppress(httpx.TransportError):
+            if (await http.get("/healthz")).status_code == 200:
+                return
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the API did not become ready")
+
+
 async def _valuegate(
     client: Client, url: str, count: int, concurrency: int, smtp_port: int
 ) -> tuple[float, str]:
     engine = create_engine(url)
     sessions = session_factory(engine)
-    settings = Settings(
-        database_url=url,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_port,
-        temporal_task_queue=f"bench-{uuid.uuid4()}",
-    )
-    orgs = [await make_org(sessions) for _ in range(1)]
-    org = orgs[0]
+    task_queue = f"bench-{uuid.uuid4()}"
+    org = await make_org(sessions)
     measure_ids = [
         await complete_measure(sessions, org, implemented=True, title=f"Benchmark measure {i}")
         for i in range(count)
     ]
-    app = create_app(settings, engine=engine, temporal=client)
+    figures = {m: verified_figures(await line_id(sessions, m)) for m in measure_ids}
     approvers = [
         [org.sponsor_id],
         [org.controller_id],
         [org.sponsor_id, org.controller_id],
         [org.sponsor_id],
     ]
-
-    async with (
-        build_worker(client, settings=settings, sessions=sessions),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app), base_url="http://bench", timeout=120
-        ) as http,
+    api_port = free_port()
+    env = {
+        "VALUEGATE_DATABASE_URL": url,
+        "VALUEGATE_TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "VALUEGATE_TEMPORAL_TASK_QUEUE": task_queue,
+        "VALUEGATE_SMTP_HOST": "127.0.0.1",
+        "VALUEGATE_SMTP_PORT": str(smtp_port),
+        "VALUEGATE_PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
+    }
+    with (
+        _process("-m", "valuegate", "worker", env=env),
+        _process("-m", "valuegate", "api", "--port", str(api_port), env=env),
     ):
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=120) as http:
+            await _api_ready(http)
+            await _worker_polling(client, task_queue)
 
-        async def lifecycle(i: int) -> None:
-            measure_id = measure_ids[i]
-            await start_lifecycle(sessions, client, measure_id, settings.temporal_task_queue)
-            api = Api(http, measure_id)
-            for gate in approvers:
-                await api.pass_gate(org, gate)
-            assert (await api.submit(org.owner_id)).status_code == 201
-            closed = await api.close(
-                org.controller_id, verified_figures(await line_id(sessions, measure_id))
-            )
-            assert closed.status_code == 200, closed.text
+            async def lifecycle(i: int) -> None:
+                measure_id = measure_ids[i]
+                await start_lifecycle(sessions, client, measure_id, task_queue)
+                api = Api(http, measure_id)
+                for gate in approvers:
+                    await api.pass_gate(org, gate)
+                assert (await api.submit(org.owner_id)).status_code == 201
+                closed = await api.close(org.controller_id, figures[measure_id])
+                assert closed.status_code == 200, closed.text
 
-        seconds = await _drive(count, concurrency, lifecycle)
+            seconds = await _drive(count, concurrency, lifecycle)
     await engine.dispose()
     return seconds, f"measure-{measure_ids[0]}"
 
@@ -123,9 +164,28 @@ async def _profile(client: Client, workflow_id: str) -> BarePlan:
     return BarePlan(on_start=on_start, per_update=per_update)
 
 
+async def _activity_times(client: Client, workflow_id: str) -> dict[str, float]:
+    """Mean seconds from scheduling to completion per activity type, in one lifecycle."""
+    scheduled: dict[int, tuple[str, float]] = {}
+    times: dict[str, list[float]] = {}
+    async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+        at = event.event_time.ToNanoseconds() / 1e9
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            name = event.activity_task_scheduled_event_attributes.activity_type.name
+            scheduled[event.event_id] = (name, at)
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            name, since = scheduled[
+                event.activity_task_completed_event_attributes.scheduled_event_id
+            ]
+            times.setdefault(name, []).append(at - since)
+    return {name: sum(spans) / len(spans) for name, spans in sorted(times.items())}
+
+
 async def _bare(client: Client, plan: BarePlan, count: int, concurrency: int) -> float:
     queue = f"bare-{uuid.uuid4()}"
-    async with Worker(client, task_queue=queue, workflows=[BareWorkflow], activities=[noop]):
+    address = client.service_client.config.target_host
+    with _process("-m", "benchmarks.bare", "--address", address, "--task-queue", queue):
+        await _worker_polling(client, queue)
 
         async def lifecycle(i: int) -> None:
             handle: WorkflowHandle = await client.start_workflow(  # type: ignore[type-arg]
@@ -159,6 +219,9 @@ async def main(
 
 async def _run(client: Client, url: str, count: int, concurrency: int, smtp_port: int) -> None:
     valuegate_seconds, sample = await _valuegate(client, url, count, concurrency, smtp_port)
+    print(f"activities of {sample}, mean seconds from scheduled to completed:")
+    for name, seconds in (await _activity_times(client, sample)).items():
+        print(f"  {name:28} {seconds:6.3f}")
     if VALUEGATE_ONLY:
         print(
             f"ValueGate  {count / valuegate_seconds:8.2f} lifecycles/s  ({valuegate_seconds:.1f}s)"

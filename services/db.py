@@ -47,6 +47,7 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # wait for the lock instead of failing; foreign keys are off by default on SQLite.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
