@@ -2,105 +2,199 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
 from activities.names import NOTIFY, SEND_ASSIGNMENT_EMAIL
-from models.measure import Measure
+from models.gates import Gate
+from models.links import LinkAction
+from models.money import Scenario
 from models.people import Person
-from models.stages import next_stage
-from notifications.mailer import SmtpConfig
-from notifications.notices import notice_text
+from models.policy import Criterion, Role
+from notifications.links import placeholder
+from notifications.notices import NoticeText, notice_text
 from notifications.render import RenderedEmail, render_email
-from services import outbox, snapshot
-from workflows.contracts import MeasureRef, Notice
+from services import briefing, links, outbox, snapshot
+from services.briefing import Briefing
+from workflows.contracts import MeasureRef, Notice, NoticeKind
+
+# Which signed links an email carries, by kind.
+LINK_ACTIONS = {
+    NoticeKind.APPROVAL_REQUEST: (LinkAction.APPROVE, LinkAction.REJECT),
+    NoticeKind.CLOSURE_REQUEST: (LinkAction.VERIFY, LinkAction.REJECT),
+}
+WITH_FIGURES = {NoticeKind.APPROVAL_REQUEST, NoticeKind.CLOSURE_REQUEST, NoticeKind.ESCALATION}
+
+
+@dataclass(frozen=True)
+class Content:
+    """The parts of a lifecycle email that are the same for every recipient."""
+
+    text: NoticeText
+    figures: list[tuple[str, str]]
+    checklist: list[tuple[bool, str]]
 
 
 class NotifyActivities:
-    """Email activities; holds the database sessions and the SMTP configuration."""
+    """Email activities; holds the database sessions and how emails are delivered."""
 
     def __init__(
-        self,
-        *,
-        sessions: async_sessionmaker[AsyncSession],
-        smtp: SmtpConfig,
-        sender: str,
-        public_url: str,
+        self, *, sessions: async_sessionmaker[AsyncSession], delivery: outbox.Delivery
     ) -> None:
         self._sessions = sessions
-        self._smtp = smtp
-        self._sender = sender
-        self._public_url = public_url.rstrip("/")
+        self._delivery = delivery
+        self._public_url = delivery.public_url.rstrip("/")
 
     @activity.defn(name=SEND_ASSIGNMENT_EMAIL)
     async def send_assignment_email(self, ref: MeasureRef) -> bool:
-        """Tell the owner the measure is theirs; False when there is no owner or it was sent."""
+        """The owner's first task email: the measure is theirs, and what the next gate needs."""
         async with self._sessions() as session:
-            measure = await session.get(Measure, ref.measure_id)
-            owner = (
-                await session.get(Person, measure.owner_id)
-                if measure and measure.owner_id
-                else None
+            about = await briefing.load(session, measure_id=ref.measure_id)
+            _, owners = await snapshot.people_in(
+                session, measure_id=ref.measure_id, role=Role.OWNER
             )
-        if measure is None or owner is None:
+        if not owners:
             return False
-        upcoming = next_stage(measure.stage)
-        email = render_email(
-            "measure_assigned",
-            measure_id=ref.measure_id,
-            title=measure.title,
-            owner_name=owner.name,
-            stage=measure.stage.label,
-            next_stage=upcoming.label if upcoming else None,
-            measure_url=self._measure_url(ref.measure_id),
-        )
+        text = notice_text(kind="assigned", measure_ref=about.ref, title=about.title, gate=None)
+        upcoming = about.next_gate.label if about.next_gate else None
+        if upcoming:
+            text.lines.append(f"It is in stage {about.stage.label}; the next gate is {upcoming}.")
+        content = Content(text=text, figures=[], checklist=_owner_checklist(about))
+        owner = owners[0]
         key = f"measure-{ref.measure_id}/assigned/owner/{owner.id}"
-        return await self._send(key, ref.measure_id, owner, email)
+        return await self._send(key, about, owner, content)
 
     @activity.defn(name=NOTIFY)
     async def send_lifecycle_notice(self, notice: Notice) -> int:
         """Email everyone in the notice's recipient role; returns how many emails went out now."""
         async with self._sessions() as session:
-            title, people = await snapshot.people_in(
+            about = await briefing.load(session, measure_id=notice.measure_id)
+            _, people = await snapshot.people_in(
                 session, measure_id=notice.measure_id, role=notice.recipient
             )
+            late = (
+                await snapshot.people_in(
+                    session, measure_id=notice.measure_id, role=notice.step.waiting_for
+                )
+                if notice.step and notice.step.waiting_for
+                else ("", [])
+            )[1]
+            checked = await _criteria_checked(session, notice)
+        content = self._content(notice, about, late, checked)
+        sent = 0
+        for person in people:
+            specs = [
+                links.spec(
+                    measure_id=notice.measure_id,
+                    gate_round=notice.gate_round or 0,
+                    action=action,
+                    person_id=person.id or 0,
+                )
+                for action in LINK_ACTIONS.get(notice.kind, ())
+            ]
+            key = f"{notice.key}/{person.id}"
+            sent += await self._send(key, about, person, content, specs)
+        return sent
+
+    def _content(
+        self, notice: Notice, about: Briefing, late: list[Person], checked: list[str]
+    ) -> Content:
         step = notice.step
         text = notice_text(
             kind=notice.kind.value,
-            measure_ref=f"M-{notice.measure_id}",
-            title=title,
+            measure_ref=about.ref,
+            title=about.title,
             gate=notice.gate_target.label if notice.gate_target else None,
             approve=notice.approve,
             comment=notice.comment,
             step_kind=step.kind.value if step else None,
-            waiting_for=step.waiting_for.value if step and step.waiting_for else None,
+            waiting_for=step.waiting_for.label if step and step.waiting_for else None,
+            late=", ".join(person.name for person in late),
             since=step.since if step else None,
+            at_stake=about.money(about.annual_ebitda),
         )
-        sent = 0
-        for person in people:
-            email = render_email(
-                "lifecycle_notice",
-                name=person.name,
-                subject=text.subject,
-                headline=text.headline,
-                lines=text.lines,
-                measure_url=self._measure_url(notice.measure_id),
-            )
-            sent += await self._send(f"{notice.key}/{person.id}", notice.measure_id, person, email)
-        return sent
+        checklist: list[tuple[bool, str]] = []
+        if notice.kind in LINK_ACTIONS:
+            checklist = [(True, Criterion(code).label) for code in checked]
+        elif step and step.kind.value.startswith("stage_"):
+            checklist = _owner_checklist(about)
+        return Content(
+            text=text,
+            figures=_figures(about) if notice.kind in WITH_FIGURES else [],
+            checklist=checklist,
+        )
 
-    def _measure_url(self, measure_id: int) -> str:
-        return f"{self._public_url}/measures/{measure_id}"
-
-    async def _send(self, key: str, measure_id: int, person: Person, email: RenderedEmail) -> bool:
+    async def _send(
+        self,
+        key: str,
+        about: Briefing,
+        person: Person,
+        content: Content,
+        specs: list[dict[str, object]] | None = None,
+    ) -> bool:
         """Put the email in the outbox under `key` and deliver it, unless it went out before."""
+        email = self._render(about, person, content, [str(s["action"]) for s in specs or []])
         row = await outbox.enqueue(
             self._sessions,
             business_key=key,
-            measure_id=measure_id,
+            measure_id=about.measure_id,
             recipient=person.email,
             email=email,
-            sender=self._sender,
+            sender=self._delivery.sender,
+            links=list(specs) if specs else None,
         )
-        return await outbox.deliver(self._sessions, row=row, smtp=self._smtp, sender=self._sender)
+        return await outbox.deliver(self._sessions, row=row, delivery=self._delivery)
+
+    def _render(
+        self, about: Briefing, person: Person, content: Content, actions: list[str]
+    ) -> RenderedEmail:
+        days = self._delivery.link_ttl.days
+        return render_email(
+            "lifecycle_notice",
+            name=person.name,
+            subject=content.text.subject,
+            headline=content.text.headline,
+            lines=content.text.lines,
+            figures=content.figures,
+            checklist=content.checklist,
+            actions=[(LinkAction(action).label, placeholder(action)) for action in actions],
+            link_note=(
+                f"The {' and '.join(LinkAction(a).label for a in actions)} links are for you "
+                f"alone, work once, and expire after {days} days. Each first shows what you "
+                "are about to do and asks you to confirm."
+                if actions
+                else ""
+            ),
+            measure_url=f"{self._public_url}/measures/{about.measure_id}",
+        )
+
+
+def _figures(about: Briefing) -> list[tuple[str, str]]:
+    return [
+        ("Stage", about.stage.label),
+        ("Planned annual EBITDA effect", about.money(about.annual_ebitda)),
+        ("Plan over the horizon", about.money(about.ebitda_total(Scenario.PLAN))),
+        ("Forecast (actuals where entered)", about.money(about.ebitda_total(Scenario.FORECAST))),
+    ]
+
+
+def _owner_checklist(about: Briefing) -> list[tuple[bool, str]]:
+    return [(False, missing) for missing in about.unmet]
+
+
+async def _criteria_checked(session: AsyncSession, notice: Notice) -> list[str]:
+    """The criteria the open gate was checked against when it was submitted."""
+    if notice.gate_round is None or notice.kind not in LINK_ACTIONS:
+        return []
+    gate = (
+        await session.exec(
+            select(Gate).where(
+                Gate.measure_id == notice.measure_id, Gate.round == notice.gate_round
+            )
+        )
+    ).first()
+    return list(gate.criteria_checked) if gate else []

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Text
+from sqlalchemy import JSON, Text
 from sqlmodel import Field, SQLModel
 
 from models.base import metadata as _metadata  # noqa: F401
@@ -29,6 +30,9 @@ class OutboxEmail(SQLModel, table=True):
     text_body: str = Field(sa_type=Text)
     html_body: str = Field(sa_type=Text)
     message_id: str = Field(max_length=300)
+    # Signed links the bodies carry as placeholders: minted afresh each time the email is sent,
+    # so no token is ever stored (see notifications/links.py).
+    links: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
     status: OutboxStatus = Field(default=OutboxStatus.PENDING, sa_type=EnumText(OutboxStatus, 10))
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=1000)

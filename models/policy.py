@@ -34,6 +34,24 @@ class Criterion(StrEnum):
     MILESTONES_FINISHED = "milestones_finished"
     ACTUALS_ENTERED = "actuals_entered"
 
+    @property
+    def label(self) -> str:
+        """What the criterion asks for, as a checklist line."""
+        return CRITERION_LABELS[self]
+
+
+CRITERION_LABELS = {
+    Criterion.ROLES_ASSIGNED: "Owner, sponsor and controller set, three different people",
+    Criterion.BUSINESS_UNIT: "Business unit set",
+    Criterion.LEGAL_ENTITY: "Legal entity set",
+    Criterion.IMPACT_ESTIMATED: "At least one impact line with an estimated annual potential",
+    Criterion.BASELINE: "Baseline with amount, period and source",
+    Criterion.PLAN_PHASED: "Monthly plan phased over the plan horizon",
+    Criterion.MILESTONES_PLANNED: "Milestones with dates and owners",
+    Criterion.MILESTONES_FINISHED: "Every milestone done or waived with a reason",
+    Criterion.ACTUALS_ENTERED: "At least one period of actuals entered",
+}
+
 
 class GateRule(BaseModel):
     """What one gate (named by the stage it leads to) checks and who must approve it."""

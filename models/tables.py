@@ -10,6 +10,7 @@ from models.gates import (
     LifecycleEvent,
     SteeringMember,
 )
+from models.links import SignedLink
 from models.measure import Measure
 from models.organization import (
     BusinessUnit,
@@ -43,6 +44,7 @@ __all__ = [
     "Portfolio",
     "Program",
     "Project",
+    "SignedLink",
     "SteeringMember",
     "metadata",
 ]

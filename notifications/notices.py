@@ -28,29 +28,40 @@ def notice_text(
     measure_ref: str,
     title: str,
     gate: str | None,
-    approve: bool | None,
-    comment: str,
+    approve: bool | None = None,
+    comment: str = "",
     step_kind: str | None = None,
     waiting_for: str | None = None,
+    late: str = "",
     since: datetime | None = None,
+    at_stake: str | None = None,
 ) -> NoticeText:
     """The words of one lifecycle email."""
     name = f"{measure_ref} “{title}”"
+    if kind == "assigned":
+        return NoticeText(
+            f"You own measure {measure_ref}: {title}", f"You are the owner of {name}."
+        )
     if kind == "approval_request":
         return NoticeText(
             f"Decision needed: gate to {gate} for {measure_ref}",
             f"Please decide on the gate to {gate} of {name}.",
-            ["Open the measure to review the business case, then approve or reject."],
+            ["The figures and the criteria it was checked against are below."],
         )
     if kind == "closure_request":
         return NoticeText(
             f"Verify figures to close {measure_ref}",
             f"{name} is ready for closure.",
-            ["Please confirm the achieved figures, with an evidence reference, to close it."],
+            [
+                "Please verify the achieved figures against plan, with an evidence reference; "
+                "confirming them closes the measure."
+            ],
         )
     if kind == "decision_outcome":
         verdict = "approved" if approve else "rejected"
         lines = [f"Comment: {comment}"] if comment else []
+        if not approve:
+            lines.append("The measure stays in its stage; resubmit the gate when ready.")
         return NoticeText(
             f"Gate to {gate} {verdict}: {measure_ref}",
             f"The gate to {gate} of {name} was {verdict}.",
@@ -65,9 +76,11 @@ def notice_text(
     headline = STEP_TEXT.get(step_kind or "", "The measure needs attention")
     lines = []
     if waiting_for:
-        lines.append(
-            f"Waiting for the {waiting_for.replace('_', ' ')} to decide on the gate to {gate}."
-        )
+        who = f"the {waiting_for}" + (f" ({late})" if late else "")
+        lines.append(f"Waiting for {who} to decide on the gate to {gate}.")
+        lines.append(f"Until then the measure cannot move to {gate}.")
     if since:
         lines.append(f"Pending since {since:%Y-%m-%d %H:%M} UTC.")
+    if at_stake and step_kind != "hold_review":
+        lines.append(f"Value at stake: {at_stake} planned annual EBITDA effect.")
     return NoticeText(f"{headline}: {measure_ref}", f"{headline} — {name}.", lines)

@@ -13,7 +13,7 @@ from models.gates import Gate, GateDecisionRecord, GateStatus, LifecycleEvent
 from models.measure import Measure
 from models.money import Scenario
 from models.stages import Stage
-from services import audit
+from services import audit, links
 from services.db import transaction
 from workflows.contracts import (
     ClosureConfirmed,
@@ -64,7 +64,9 @@ async def _apply(session: AsyncSession, batch: FactBatch, item: FactRecord) -> N
     measure_id = batch.measure_id
     by = getattr(fact, "by", None)
     actor = Actor(
-        person_id=by, label=f"person:{by}" if by else "lifecycle", channel=Channel.WORKFLOW
+        person_id=by,
+        label=f"person:{by}" if by else "lifecycle",
+        channel=Channel(getattr(fact, "channel", Channel.WORKFLOW)),
     )
     after = fact.model_dump(mode="json", exclude={"kind"})
     if isinstance(fact, GateSubmitted):
@@ -98,6 +100,13 @@ async def _apply(session: AsyncSession, batch: FactBatch, item: FactRecord) -> N
         gate.closed_at = batch.at
         gate.close_reason = fact.reason or None
         session.add(gate)
+        await links.revoke(
+            session,
+            measure_id=measure_id,
+            gate_round=fact.round,
+            reason=f"the gate was {fact.outcome}",
+            now=batch.at,
+        )
     elif isinstance(fact, StageChanged):
         measure = await session.get(Measure, measure_id)
         assert measure is not None
@@ -109,6 +118,11 @@ async def _apply(session: AsyncSession, batch: FactBatch, item: FactRecord) -> N
             measure.hold_reason, measure.hold_review_date = None, None
         if fact.to_stage is Stage.CANCELLED:
             measure.cancel_reason = fact.reason
+        if fact.to_stage in (Stage.ON_HOLD, Stage.CANCELLED):
+            reason = "the measure was " + (
+                "put on hold" if fact.to_stage is Stage.ON_HOLD else "cancelled"
+            )
+            await links.revoke(session, measure_id=measure_id, reason=reason, now=batch.at)
         if fact.to_stage is Stage.DECIDED and measure.plan_frozen_at is None:
             measure.plan_frozen_at, measure.plan_version = batch.at, 1
         session.add(measure)

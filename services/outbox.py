@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -11,9 +15,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.audit import Actor, Channel
 from models.columns import utcnow
 from models.outbox import OutboxEmail, OutboxStatus
+from notifications.links import fill_links, link_url
 from notifications.mailer import SmtpConfig, build_message, message_id_for, send
 from notifications.render import RenderedEmail
-from services import audit
+from services import audit, links
 from services.db import transaction
 
 MAILER = Actor(label="valuegate-mailer", channel=Channel.WORKFLOW)
@@ -27,8 +32,11 @@ async def enqueue(
     recipient: str,
     email: RenderedEmail,
     sender: str,
+    links: list[dict[str, Any]] | None = None,
 ) -> OutboxEmail:
-    """The outbox row for `business_key`, created on first call and returned as is after."""
+    """The outbox row for `business_key`, created on first call and returned as is after.
+
+    `links` (see services.links.spec) are the signed links the bodies hold placeholders for."""
     try:
         async with transaction(sessions) as session:
             row = await _by_key(session, business_key)
@@ -42,6 +50,7 @@ async def enqueue(
                 text_body=email.text,
                 html_body=email.html,
                 message_id=message_id_for(business_key, sender),
+                links=links,
             )
             session.add(row)
         return row
@@ -52,21 +61,31 @@ async def enqueue(
             return existing
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """How outbox emails leave: the SMTP server, the sender, and what signed links look like."""
+
+    smtp: SmtpConfig
+    sender: str
+    public_url: str
+    link_ttl: timedelta
+
+
 async def deliver(
-    sessions: async_sessionmaker[AsyncSession], *, row: OutboxEmail, smtp: SmtpConfig, sender: str
+    sessions: async_sessionmaker[AsyncSession], *, row: OutboxEmail, delivery: Delivery
 ) -> bool:
     """Send a pending outbox email; False when it had already been sent. SMTP errors propagate
     (after the attempt is counted) so the caller's retry policy decides when to try again."""
     if row.status is OutboxStatus.SENT:
         return False
+    email = RenderedEmail(subject=row.subject, text=row.text_body, html=row.html_body)
+    if row.links:
+        email = await _with_fresh_links(sessions, row, delivery)
     message = build_message(
-        sender=sender,
-        recipient=row.recipient,
-        message_id=row.message_id,
-        email=RenderedEmail(subject=row.subject, text=row.text_body, html=row.html_body),
+        sender=delivery.sender, recipient=row.recipient, message_id=row.message_id, email=email
     )
     try:
-        await send(smtp, message)
+        await send(delivery.smtp, message)
     except Exception as error:
         async with transaction(sessions) as session:
             await session.exec(
@@ -92,6 +111,25 @@ async def deliver(
             after={"purpose": row.business_key, "recipient": row.recipient, "subject": row.subject},
         )
     return True
+
+
+async def _with_fresh_links(
+    sessions: async_sessionmaker[AsyncSession], row: OutboxEmail, delivery: Delivery
+) -> RenderedEmail:
+    async with transaction(sessions) as session:
+        tokens = await links.mint(
+            session,
+            email_key=row.business_key,
+            specs=row.links or [],
+            ttl=delivery.link_ttl,
+            now=utcnow(),
+        )
+    urls = {action: link_url(delivery.public_url, token) for action, token in tokens.items()}
+    return RenderedEmail(
+        subject=row.subject,
+        text=fill_links(row.text_body, urls),
+        html=fill_links(row.html_body, urls),
+    )
 
 
 async def _by_key(session: AsyncSession, business_key: str) -> OutboxEmail | None:

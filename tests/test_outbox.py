@@ -21,7 +21,7 @@ from services.db import transaction
 from tests.factories import make_org, measure_payload
 from tests.support import CapturingSmtp, terminated_after
 from valuegate.settings import Settings
-from valuegate.worker import build_worker, smtp_config
+from valuegate.worker import build_worker, delivery
 from workflows.contracts import MeasureRef
 
 TESTER = Actor(label="test", channel=Channel.API)
@@ -38,12 +38,7 @@ async def _new_measure(sessions: async_sessionmaker[AsyncSession]) -> int:
 
 
 def _activities(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> NotifyActivities:
-    return NotifyActivities(
-        sessions=sessions,
-        smtp=smtp_config(settings),
-        sender=settings.mail_from,
-        public_url=str(settings.public_base_url),
-    )
+    return NotifyActivities(sessions=sessions, delivery=delivery(settings))
 
 
 async def _outbox(sessions: async_sessionmaker[AsyncSession]) -> list[OutboxEmail]:

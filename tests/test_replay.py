@@ -12,14 +12,16 @@ from temporalio.worker import Replayer
 
 from valuegate.worker import WORKFLOWS
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+# Every recorded history, also those of earlier workflow versions in subfolders.
+FOLDER = Path(__file__).parent / "histories"
+HISTORIES = sorted(FOLDER.rglob("*.json"))
 
 
 def test_there_are_recorded_histories() -> None:
     assert HISTORIES, "no recorded histories under tests/histories"
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+@pytest.mark.parametrize("path", HISTORIES, ids=[str(p.relative_to(FOLDER).with_suffix("")) for p in HISTORIES])
 async def test_history_replays(path: Path) -> None:
     replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
     history = WorkflowHistory.from_json(path.stem, path.read_text())

@@ -6,7 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AnyHttpUrl, SecretStr, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-secret-key"})
@@ -51,6 +51,10 @@ class Settings(BaseSettings):
 
     public_base_url: AnyHttpUrl = AnyHttpUrl("http://localhost:8000")
     secret_key: SecretStr = SecretStr("change-me")
+    # How long a signed link in an email works (it also stops when used or no longer relevant).
+    link_ttl_days: int = Field(default=7, ge=1, le=90)
+    # Bad link tokens one client may try per minute before it gets 429.
+    link_failures_per_minute: int = Field(default=10, ge=1)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret_outside_dev(self) -> Settings:

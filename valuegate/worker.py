@@ -15,6 +15,7 @@ from activities.lifecycle import LifecycleActivities
 from activities.notify import NotifyActivities
 from notifications.mailer import SmtpConfig
 from services.db import create_engine, session_factory
+from services.outbox import Delivery
 from valuegate.settings import Settings
 from valuegate.temporal import connect
 from workflows.measure import MeasureWorkflow
@@ -34,6 +35,16 @@ def smtp_config(settings: Settings) -> SmtpConfig:
     )
 
 
+def delivery(settings: Settings) -> Delivery:
+    """How the worker's emails leave: SMTP, sender, and the signed links' base URL and lifetime."""
+    return Delivery(
+        smtp=smtp_config(settings),
+        sender=settings.mail_from,
+        public_url=str(settings.public_base_url),
+        link_ttl=timedelta(days=settings.link_ttl_days),
+    )
+
+
 def build_worker(
     client: Client,
     *,
@@ -42,12 +53,7 @@ def build_worker(
     task_queue: str | None = None,
 ) -> Worker:
     """A worker for every ValueGate workflow and activity on the task queue."""
-    notify = NotifyActivities(
-        sessions=sessions,
-        smtp=smtp_config(settings),
-        sender=settings.mail_from,
-        public_url=str(settings.public_base_url),
-    )
+    notify = NotifyActivities(sessions=sessions, delivery=delivery(settings))
     lifecycle = LifecycleActivities(sessions=sessions)
     return Worker(
         client,

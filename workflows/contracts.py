@@ -37,15 +37,21 @@ class SubmitGate(BaseModel):
     by: int = Field(description="The person submitting: the measure's owner.")
 
 
+# Through which door a decision came: the REST API or a signed link in an email.
+Door = Literal["api", "email_link"]
+
+
 class Decide(BaseModel):
     by: int
     approve: bool
     comment: str = Field(default="", max_length=2000)
+    channel: Door = "api"
 
 
 class ConfirmClosure(BaseModel):
     by: int
     verified: VerifiedFigures
+    channel: Door = "api"
 
 
 class PutOnHold(BaseModel):
@@ -152,6 +158,7 @@ class GateDecided(BaseModel):
     by: int
     approve: bool
     comment: str
+    channel: Door = "api"
 
 
 class GateClosed(BaseModel):
@@ -175,6 +182,7 @@ class ClosureConfirmed(BaseModel):
     round: int
     by: int
     verified: VerifiedFigures
+    channel: Door = "api"
 
 
 class EscalationFired(BaseModel):
@@ -220,6 +228,7 @@ class Notice(BaseModel):
     kind: NoticeKind
     recipient: Role
     gate_target: Stage | None = None
+    gate_round: int | None = None
     step: EscalationStep | None = None
     approve: bool | None = None
     comment: str = ""

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
@@ -72,6 +74,8 @@ FIGURES = "InvalidFigures"  # 422: verified figures are wrong (details: list of 
 LIFECYCLE_PATCH = "lifecycle-v1"
 # Measures started before the dual status was refreshed on every read keep their old commands.
 STATUS_PATCH = "status-attributes-v1"
+# Measures started before emails went out in the background waited for each email in line.
+BACKGROUND_EMAIL_PATCH = "emails-in-background-v1"
 
 # Database facts must land: retry until the database is back.
 DB_TIMEOUT = timedelta(seconds=30)
@@ -108,6 +112,8 @@ class MeasureWorkflow:
         # Lifecycle changes run one at a time; each re-checks its preconditions under the lock.
         self._lock = asyncio.Lock()
         self._changed = False
+        # Emails on their way: an SMTP outage delays them, never the lifecycle.
+        self._emails: set[asyncio.Task[Any]] = set()
 
     @workflow.run
     async def run(self, start: MeasureStart) -> LifecycleView:
@@ -123,7 +129,11 @@ class MeasureWorkflow:
             await self._wait_for_change_or_next_step()
             if self._history_is_long():
                 await workflow.wait_condition(
-                    lambda: workflow.all_handlers_finished() and not self._lock.locked()
+                    lambda: (
+                        workflow.all_handlers_finished()
+                        and not self._lock.locked()
+                        and not self._emails
+                    )
                 )
                 if self.s.stage not in TERMINAL_STAGES:
                     workflow.continue_as_new(
@@ -131,7 +141,7 @@ class MeasureWorkflow:
                             facts=self.s.facts, state=self.s, history_limit=self._history_limit
                         )
                     )
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._emails)
         return self.view()
 
     # --- the escalation ladder ------------------------------------------------------------
@@ -189,6 +199,7 @@ class MeasureWorkflow:
                 kind=NoticeKind.ESCALATION,
                 recipient=step.recipient,
                 gate_target=self.s.gate.target if self.s.gate else None,
+                gate_round=self.s.gate.round if self.s.gate else None,
                 step=step,
             )
         )
@@ -303,6 +314,7 @@ class MeasureWorkflow:
                         by=msg.by,
                         approve=msg.approve,
                         comment=msg.comment,
+                        channel=msg.channel,
                     ),
                 )
             ]
@@ -358,7 +370,9 @@ class MeasureWorkflow:
                 [
                     FactRecord(
                         key=f"gate{gate.round}/closure",
-                        fact=ClosureConfirmed(round=gate.round, by=msg.by, verified=msg.verified),
+                        fact=ClosureConfirmed(
+                            round=gate.round, by=msg.by, verified=msg.verified, channel=msg.channel
+                        ),
                     ),
                     FactRecord(
                         key=f"gate{gate.round}/decision/{Role.CONTROLLER.value}",
@@ -368,6 +382,7 @@ class MeasureWorkflow:
                             by=msg.by,
                             approve=True,
                             comment=msg.verified.comment,
+                            channel=msg.channel,
                         ),
                     ),
                     self._closed(gate, "approved"),
@@ -582,6 +597,7 @@ class MeasureWorkflow:
             kind=kind,
             recipient=recipient,
             gate_target=gate.target,
+            gate_round=gate.round,
             approve=decision.approve if decision else None,
             comment=decision.comment if decision else "",
         )
@@ -610,12 +626,10 @@ class MeasureWorkflow:
 
     async def _greet_owner(self) -> None:
         if self.s.stage not in TERMINAL_STAGES:
-            await workflow.execute_activity(
+            await self._email(
                 names.SEND_ASSIGNMENT_EMAIL,
                 MeasureRef(measure_id=self.s.measure_id),
-                start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=EMAIL_RETRY,
-                summary="Email the owner that the measure is theirs",
+                "Email the owner that the measure is theirs",
             )
 
     async def _load_snapshot(self) -> MeasureSnapshot:
@@ -664,10 +678,29 @@ class MeasureWorkflow:
         )
 
     async def _notify(self, notice: Notice) -> None:
-        await workflow.execute_activity(
+        await self._email(
             names.NOTIFY,
             notice,
+            f"Email the {notice.recipient.label}: {notice.kind.value.replace('_', ' ')}",
+        )
+
+    async def _email(self, activity: str, arg: BaseModel, summary: str) -> None:
+        """Send an email; it goes out in the background, retried until the SMTP server takes it."""
+        if not workflow.patched(BACKGROUND_EMAIL_PATCH):
+            await workflow.execute_activity(
+                activity,
+                arg,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=EMAIL_RETRY,
+                summary=summary,
+            )
+            return
+        sending = workflow.start_activity(
+            activity,
+            arg,
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=EMAIL_RETRY,
-            summary=f"Email the {notice.recipient.label}: {notice.kind.value.replace('_', ' ')}",
+            summary=summary,
         )
+        self._emails.add(sending)
+        sending.add_done_callback(self._emails.discard)

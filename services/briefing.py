@@ -1,0 +1,115 @@
+"""What an email or a signed-link page tells about a measure: its figures per impact line and
+period, the totals that matter to a decision, and what is missing for the next gate."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.criteria import MeasureSnapshot, horizon, planned_annual_ebitda, unmet_criteria
+from models.figures import ImpactLine, MonthlyValue
+from models.money import ImpactCategory, Scenario, ebitda_effect, format_money
+from models.stages import Stage, next_stage
+from services import policies, snapshot
+
+SHOWN = (Scenario.PLAN, Scenario.FORECAST, Scenario.ACTUAL, Scenario.VERIFIED)
+
+
+@dataclass(frozen=True)
+class LineFigures:
+    """One impact line: its amounts per scenario and period (first day of the month)."""
+
+    id: int
+    category: ImpactCategory
+    description: str
+    amounts: dict[Scenario, dict[date, Decimal]]
+
+    def amount(self, scenario: Scenario, period: date) -> Decimal | None:
+        return self.amounts.get(scenario, {}).get(period)
+
+
+@dataclass(frozen=True)
+class Briefing:
+    measure_id: int
+    title: str
+    stage: Stage
+    currency: str
+    periods: list[date]
+    lines: list[LineFigures]
+    annual_ebitda: Decimal  # the largest planned EBITDA effect in 12 consecutive months
+    next_gate: Stage | None
+    unmet: list[str] = field(default_factory=list)  # what the next gate still lacks
+
+    @property
+    def ref(self) -> str:
+        return f"M-{self.measure_id}"
+
+    def money(self, amount: Decimal | None) -> str:
+        return "n/a" if amount is None else format_money(amount, self.currency)
+
+    def ebitda_total(self, scenario: Scenario) -> Decimal:
+        """The EBITDA effect of `scenario` over the plan horizon; for the forecast, actuals
+        count where entered (actual-else-forecast)."""
+        total = Decimal(0)
+        for line in self.lines:
+            for period in self.periods:
+                amount = line.amount(scenario, period)
+                if scenario is Scenario.FORECAST:
+                    amount = line.amount(Scenario.ACTUAL, period) or amount
+                total += ebitda_effect(line.category, amount or Decimal(0))
+        return total
+
+
+async def load(session: AsyncSession, *, measure_id: int) -> Briefing:
+    """The briefing on the measure as it is now."""
+    snap = await snapshot.load(session, measure_id=measure_id)
+    lines = (
+        await session.exec(
+            select(ImpactLine)
+            .where(ImpactLine.measure_id == measure_id)
+            .order_by(col(ImpactLine.id))
+        )
+    ).all()
+    values = (
+        await session.exec(
+            select(MonthlyValue).where(
+                col(MonthlyValue.impact_line_id).in_([line.id for line in lines]),
+                col(MonthlyValue.scenario).in_(SHOWN),
+            )
+        )
+    ).all()
+    amounts: dict[int, dict[Scenario, dict[date, Decimal]]] = defaultdict(lambda: defaultdict(dict))
+    for value in values:
+        amounts[value.impact_line_id][value.scenario][value.period] = value.amount
+    upcoming = next_stage(snap.stage)
+    return Briefing(
+        measure_id=measure_id,
+        title=snap.title,
+        stage=snap.stage,
+        currency=snap.currency or "EUR",
+        periods=horizon(snap),
+        lines=[
+            LineFigures(
+                id=line.id or 0,
+                category=line.category,
+                description=line.description,
+                amounts=dict(amounts[line.id or 0]),
+            )
+            for line in lines
+        ],
+        annual_ebitda=planned_annual_ebitda(snap),
+        next_gate=upcoming,
+        unmet=await _unmet(session, snap, upcoming),
+    )
+
+
+async def _unmet(session: AsyncSession, snap: MeasureSnapshot, target: Stage | None) -> list[str]:
+    if target is None or target is Stage.CLOSED:
+        return []
+    policy = await policies.current(session, portfolio_id=snap.portfolio_id)
+    return [criterion.message for criterion in unmet_criteria(target, snap, policy)]
