@@ -13,7 +13,8 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from api.routes import health, lifecycle, mail, measures, pages, policies
+from api.csrf import FormGuard
+from api.routes import health, lifecycle, links, mail, measures, pages, policies
 from services.db import create_engine, session_factory
 from services.errors import InvalidInput, NotFound
 from valuegate.settings import Settings, get_settings
@@ -53,6 +54,11 @@ def create_app(
     app.state.engine = engine
     app.state.sessions = session_factory(engine) if engine is not None else None
     app.state.temporal = temporal
+    app.state.form_guard = FormGuard(
+        secret=settings.secret_key.get_secret_value(),
+        public_base_url=str(settings.public_base_url),
+    )
+    app.state.link_limiter = links.BadTokenLimiter(settings.link_failures_per_minute)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)
@@ -61,6 +67,7 @@ def create_app(
     app.include_router(policies.router)
     app.include_router(pages.router)
     app.include_router(mail.router)
+    app.include_router(links.router)
 
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:

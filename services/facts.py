@@ -104,7 +104,8 @@ async def _apply(session: AsyncSession, batch: FactBatch, item: FactRecord) -> N
             session,
             measure_id=measure_id,
             gate_round=fact.round,
-            reason=f"the gate was {fact.outcome}",
+            reason=f"the gate was {fact.outcome}"
+            + (f" ({fact.reason})" if fact.outcome == "withdrawn" and fact.reason else ""),
             now=batch.at,
         )
     elif isinstance(fact, StageChanged):

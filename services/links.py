@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.audit import Actor, Channel
 from models.links import LinkAction, SignedLink
 from notifications.links import new_token, token_hash
+from services import audit
 from services.db import transaction
 
 
@@ -66,15 +68,41 @@ async def find(session: AsyncSession, token: str) -> SignedLink | None:
     ).first()
 
 
-async def claim(sessions: async_sessionmaker[AsyncSession], link_id: int, now: datetime) -> bool:
-    """Mark the link used if it still can be; True for exactly one of any concurrent callers."""
+async def claim(
+    sessions: async_sessionmaker[AsyncSession], link: SignedLink, now: datetime
+) -> bool:
+    """Mark the link used if it still can be, with its audit event; True for exactly one of any
+    concurrent callers."""
     async with transaction(sessions) as session:
         result = await session.exec(
             _open()
-            .where(col(SignedLink.id) == link_id, col(SignedLink.expires_at) > now)
+            .where(col(SignedLink.id) == link.id, col(SignedLink.expires_at) > now)
             .values(used_at=now)
         )
-        return bool(result.rowcount == 1)
+        if result.rowcount != 1:
+            return False
+        await _audit(session, link, "link.used")
+        return True
+
+
+async def refused(
+    sessions: async_sessionmaker[AsyncSession], link: SignedLink, reason: str
+) -> None:
+    """Record that the link was presented and refused (used, expired, revoked, forged form)."""
+    async with transaction(sessions) as session:
+        await _audit(session, link, "link.refused", reason)
+
+
+async def end(
+    sessions: async_sessionmaker[AsyncSession], link: SignedLink, reason: str, now: datetime
+) -> None:
+    """Retire a claimed link whose action the lifecycle refused (e.g. no longer the approver)."""
+    async with transaction(sessions) as session:
+        await session.exec(
+            update(SignedLink)
+            .where(col(SignedLink.id) == link.id)
+            .values(used_at=None, revoked_at=now, revoke_reason=reason[:300])
+        )
 
 
 async def release(sessions: async_sessionmaker[AsyncSession], link_id: int) -> None:
@@ -102,6 +130,22 @@ async def revoke(
     if link_id is not None:
         statement = statement.where(col(SignedLink.id) == link_id)
     await session.exec(statement.values(revoked_at=now, revoke_reason=reason[:300]))
+
+
+async def _audit(
+    session: AsyncSession, link: SignedLink, action: str, reason: str | None = None
+) -> None:
+    await audit.record(
+        session,
+        actor=Actor(
+            person_id=link.person_id, label=f"person:{link.person_id}", channel=Channel.EMAIL_LINK
+        ),
+        entity_type="measure",
+        entity_id=link.measure_id,
+        action=action,
+        after={"link_id": link.id, "gate_round": link.gate_round, "action": link.action.value},
+        reason=reason,
+    )
 
 
 def _open() -> Any:

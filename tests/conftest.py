@@ -162,3 +162,19 @@ async def client(
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def browser(
+    settings: Settings,
+    engine: AsyncEngine,
+    temporal_env: WorkflowEnvironment,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A person's browser: keeps cookies, and reaches the app at its public address, where the
+    links in emails point."""
+    app = create_app(settings, engine=engine, temporal=temporal_env.client)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url=str(settings.public_base_url).rstrip("/")
+    ) as http:
+        yield http

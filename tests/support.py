@@ -92,14 +92,14 @@ class CapturingSmtp:
 
     async def wait_for(self, count: int, timeout: float = 20) -> list[EmailMessage]:
         """Wait until at least `count` messages have arrived; return them all."""
-        await self._until(lambda: len(self.messages) >= count, timeout)
+        await self.until(lambda: len(self.messages) >= count, timeout)
         return list(self.messages)
 
     async def wait_for_refusals(self, count: int, timeout: float = 20) -> None:
         """Wait until the server has refused at least `count` deliveries."""
-        await self._until(lambda: self.refusals >= count, timeout)
+        await self.until(lambda: self.refusals >= count, timeout)
 
-    async def _until(self, predicate: Callable[[], bool], timeout: float) -> None:
+    async def until(self, predicate: Callable[[], bool], timeout: float) -> None:
         async with self._arrived:
             await asyncio.wait_for(self._arrived.wait_for(predicate), timeout)
 

@@ -21,7 +21,9 @@ def test_there_are_recorded_histories() -> None:
     assert HISTORIES, "no recorded histories under tests/histories"
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[str(p.relative_to(FOLDER).with_suffix("")) for p in HISTORIES])
+@pytest.mark.parametrize(
+    "path", HISTORIES, ids=[str(p.relative_to(FOLDER).with_suffix("")) for p in HISTORIES]
+)
 async def test_history_replays(path: Path) -> None:
     replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
     history = WorkflowHistory.from_json(path.stem, path.read_text())

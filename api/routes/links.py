@@ -1,0 +1,350 @@
+"""Signed links from emails: GET shows what the link would do and changes nothing (mail scanners
+and link previewers fetch links); POST from our own form does it, once.
+
+Every answer carries `Referrer-Policy: no-referrer` and `Cache-Control: no-store`, so the token
+in the address leaves through neither the Referer header nor a cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from limits import RateLimitItemPerMinute
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+from pydantic import ValidationError
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from api.csrf import FormGuard
+from api.deps import SessionsDep, TemporalDep
+from api.templating import templates
+from models.closure import VerifiedFigure, VerifiedFigures
+from models.columns import utcnow
+from models.links import LinkAction, LinkState, SignedLink
+from models.measure import Measure, workflow_id_for
+from models.money import Scenario
+from models.people import Person
+from services import briefing, links
+from services.briefing import Briefing
+from workflows.contracts import ConfirmClosure, Decide, LifecycleView
+from workflows.measure import CONFLICT, FIGURES, RULE
+
+router = APIRouter(prefix="/links", include_in_schema=False)
+
+HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+}
+
+PROBLEMS = {
+    LinkState.UNKNOWN: (
+        404,
+        "This link is not valid",
+        "It may have been cut short when it was copied. Open the link from the email again, "
+        "or open the measure in ValueGate.",
+    ),
+    LinkState.USED: (
+        409,
+        "This link has already been used",
+        "Each link works once. What it did is recorded on the measure.",
+    ),
+    LinkState.EXPIRED: (
+        410,
+        "This link has expired",
+        "Decide on the measure in ValueGate, or ask its owner for a new request.",
+    ),
+    LinkState.REVOKED: (
+        410,
+        "This link no longer works",
+        "Nothing was changed. Open the measure in ValueGate to see where it stands.",
+    ),
+}
+
+
+class BadTokenLimiter:
+    """Counts unknown tokens per client; too many in a minute and the client is turned away."""
+
+    def __init__(self, per_minute: int) -> None:
+        self._item = RateLimitItemPerMinute(per_minute)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    async def exhausted(self, client: str) -> bool:
+        return not await self._limiter.test(self._item, client)
+
+    async def hit(self, client: str) -> None:
+        await self._limiter.hit(self._item, client)
+
+
+@dataclass
+class Context:
+    """What a link page shows."""
+
+    link: SignedLink
+    person: Person
+    measure: Measure
+    about: Briefing
+    values: dict[str, str] = field(default_factory=dict)  # what was entered, to show again
+    errors: dict[str, str] = field(default_factory=dict)  # form field → what is wrong
+
+
+@router.get("/{token}", response_class=HTMLResponse)
+async def show(token: str, request: Request, sessions: SessionsDep) -> HTMLResponse:
+    """The confirmation (or verification) page; changes nothing."""
+    client = _client(request)
+    limiter: BadTokenLimiter = request.app.state.link_limiter
+    if await limiter.exhausted(client):
+        return _too_many(request)
+    link, context, state = await _load(sessions, token)
+    if context is None:
+        if state is LinkState.UNKNOWN:
+            await limiter.hit(client)
+        return _problem(request, state, link)
+    return _form(request, context)
+
+
+@router.post("/{token}", response_class=HTMLResponse)
+async def act(
+    token: str, request: Request, sessions: SessionsDep, temporal: TemporalDep
+) -> HTMLResponse:
+    """Do what the link is for, once, after checking the form came from its page."""
+    client = _client(request)
+    limiter: BadTokenLimiter = request.app.state.link_limiter
+    if await limiter.exhausted(client):
+        return _too_many(request)
+    found, context, state = await _load(sessions, token)
+    if context is None:
+        if found is None:
+            await limiter.hit(client)
+        else:
+            await links.refused(sessions, found, f"the link was {state.value}")
+        return _problem(request, state, found)
+    link = context.link
+    form = await request.form()
+    guard: FormGuard = request.app.state.form_guard
+    why = guard.problem(request, link.id or 0, str(form.get("csrf", "")))
+    if why is not None:
+        await links.refused(sessions, link, why)
+        return _page(request, 403, "This form could not be accepted", f"{why.capitalize()}.", link)
+    if (duty := _duty_problem(context)) is not None:
+        await links.refused(sessions, link, duty)
+        await links.end(sessions, link, duty, utcnow())
+        return _page(request, 403, "This link cannot act any more", duty, link)
+    message = _message(context, {k: str(v) for k, v in form.items()})
+    if message is None:
+        return _form(request, context, status=422)
+    if not await links.claim(sessions, link, utcnow()):
+        return _problem(request, LinkState.USED, link)
+    update = "confirm_closure" if link.action is LinkAction.VERIFY else "decide_gate"
+    handle = temporal.get_workflow_handle(workflow_id_for(link.measure_id))
+    try:
+        # The update id makes a repeated delivery of this one decision act once.
+        view = await handle.execute_update(
+            update, message, id=f"link-{link.id}", result_type=LifecycleView
+        )
+    except WorkflowUpdateFailedError as failure:
+        return await _refused_by_lifecycle(request, sessions, context, failure.cause)
+    except RPCError:
+        await links.release(sessions, link.id or 0)
+        return _page(
+            request,
+            503,
+            "ValueGate cannot reach the measure's lifecycle right now",
+            "Nothing was changed and the link still works: please try again in a few minutes.",
+            link,
+        )
+    return _page(
+        request,
+        200,
+        _done(link, context.about),
+        f"The measure is now in stage {view.stage.label}. Everyone concerned is told by email.",
+        link,
+    )
+
+
+async def _refused_by_lifecycle(
+    request: Request, sessions: SessionsDep, context: Context, cause: BaseException | None
+) -> HTMLResponse:
+    link = context.link
+    if isinstance(cause, ApplicationError) and cause.type == FIGURES:
+        await links.release(sessions, link.id or 0)
+        problems = cause.details[0] if cause.details else []
+        context.errors = _figure_errors(context, problems)
+        return _form(request, context, status=422)
+    if isinstance(cause, ApplicationError) and cause.type in (RULE, CONFLICT):
+        await links.end(sessions, link, cause.message, utcnow())
+        status = 409 if cause.type == CONFLICT else 403
+        return _page(request, status, "This link cannot act any more", f"{cause.message}.", link)
+    await links.release(sessions, link.id or 0)
+    return _page(
+        request, 500, "Something went wrong", "Nothing was changed; please try again.", link
+    )
+
+
+async def _load(
+    sessions: SessionsDep, token: str
+) -> tuple[SignedLink | None, Context | None, LinkState]:
+    """The link, the page's context when the link can still act, and the link's state."""
+    # A short session of its own: none may stay open while the lifecycle works (SQLite has one
+    # connection per process, and the worker's activities may need it).
+    async with sessions() as session:
+        link = await links.find(session, token)
+        if link is None:
+            return None, None, LinkState.UNKNOWN
+        state = link.state(utcnow())
+        if state is not LinkState.VALID:
+            return link, None, state
+        person = await session.get(Person, link.person_id)
+        measure = await session.get(Measure, link.measure_id)
+        assert person is not None and measure is not None
+        about = await briefing.load(session, measure_id=link.measure_id)
+    return link, Context(link=link, person=person, measure=measure, about=about), state
+
+
+def _duty_problem(context: Context) -> str | None:
+    """Segregation of duties as the measure stands now, not as it stood when the email went out
+    (the workflow checks its own rules again on top)."""
+    measure, person = context.measure, context.link.person_id
+    if person == measure.owner_id:
+        return (
+            "You are now the owner of this measure, and an owner never approves their own measure."
+        )
+    if context.link.action is LinkAction.VERIFY and person != measure.controller_id:
+        return "You are no longer the controller of this measure."
+    return None
+
+
+def _message(context: Context, form: dict[str, str]) -> Decide | ConfirmClosure | None:
+    """The lifecycle message the form asks for; None (with context.errors) when it is wrong."""
+    link, by = context.link, context.link.person_id
+    comment = form.get("comment", "").strip()
+    context.values = form
+    if link.action is not LinkAction.VERIFY:
+        if link.action is LinkAction.REJECT and not comment:
+            context.errors["comment"] = "A rejection needs a comment for the owner."
+            return None
+        return Decide(
+            by=by, approve=link.action is LinkAction.APPROVE, comment=comment, channel="email_link"
+        )
+    figures = []
+    for line in context.about.lines:
+        for period in context.about.periods:
+            name = _field(line.id, period)
+            raw = form.get(name, "").strip()
+            if not raw:
+                continue
+            try:
+                amount = Decimal(raw)
+            except InvalidOperation:
+                context.errors[name] = "Enter an amount such as 12500.00"
+                continue
+            if not amount.is_finite():
+                context.errors[name] = "Enter an amount such as 12500.00"
+                continue
+            figures.append(VerifiedFigure(impact_line_id=line.id, period=period, amount=amount))
+    evidence = form.get("evidence_ref", "").strip()
+    if not evidence:
+        context.errors["evidence_ref"] = "Give the evidence reference (e.g. the ledger export)."
+    if not figures and not context.errors:
+        context.errors["figures"] = "Enter the verified amount of at least one period."
+    if context.errors:
+        return None
+    try:
+        verified = VerifiedFigures(figures=figures, evidence_ref=evidence, comment=comment)
+    except ValidationError as error:
+        for problem in error.errors():
+            context.errors[str(problem["loc"][0])] = str(problem["msg"])
+        return None
+    return ConfirmClosure(by=by, verified=verified, channel="email_link")
+
+
+def _figure_errors(context: Context, problems: list[dict[str, Any]]) -> dict[str, str]:
+    """The workflow's problems with the figures, keyed by the form field they concern."""
+    entered = [
+        _field(line.id, period)
+        for line in context.about.lines
+        for period in context.about.periods
+        if context.values.get(_field(line.id, period), "").strip()
+    ]
+    errors: dict[str, str] = {}
+    for problem in problems:
+        where = str(problem.get("field", ""))
+        if where.startswith("figures["):
+            index = int(where[len("figures[") : where.index("]")])
+            errors[entered[index] if index < len(entered) else "figures"] = problem["message"]
+        else:
+            errors[where or "figures"] = problem["message"]
+    return errors
+
+
+def _field(line_id: int, period: date) -> str:
+    return f"v-{line_id}-{period:%Y-%m}"
+
+
+def _done(link: SignedLink, about: Briefing) -> str:
+    if link.action is LinkAction.VERIFY:
+        return f"Thank you: you verified the figures of {about.ref} “{about.title}”"
+    verdict = "approved" if link.action is LinkAction.APPROVE else "rejected"
+    gate = about.next_gate.label if about.next_gate else "the next stage"
+    return f"Thank you: you {verdict} the gate to {gate} of {about.ref} “{about.title}”"
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _form(request: Request, context: Context, status: int = 200) -> HTMLResponse:
+    guard: FormGuard = request.app.state.form_guard
+    nonce, csrf = guard.new_form(context.link.id or 0)
+    response = templates.TemplateResponse(
+        request,
+        "link_verify.html" if context.link.action is LinkAction.VERIFY else "link_confirm.html",
+        {
+            "c": context,
+            "gate": context.about.next_gate.label if context.about.next_gate else "",
+            "Scenario": Scenario,
+            "field_name": _field,
+            "csrf": csrf,
+        },
+        status_code=status,
+        headers=HEADERS,
+    )
+    guard.set_cookie(response, nonce)
+    return response
+
+
+def _problem(request: Request, state: LinkState, link: SignedLink | None = None) -> HTMLResponse:
+    status, title, text = PROBLEMS[state]
+    if state is LinkState.REVOKED and link is not None and link.revoke_reason:
+        text = f"It was withdrawn because {link.revoke_reason}. {text}"
+    return _page(request, status, title, text, link)
+
+
+def _too_many(request: Request) -> HTMLResponse:
+    return _page(
+        request,
+        429,
+        "Too many invalid links",
+        "Your address tried too many links that do not exist. Wait a minute, then open the link "
+        "from your email again.",
+    )
+
+
+def _page(
+    request: Request, status: int, title: str, text: str, link: SignedLink | None = None
+) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        "link_result.html",
+        {"title": title, "text": text, "measure_id": link.measure_id if link else None},
+        status_code=status,
+        headers=HEADERS,
+    )
