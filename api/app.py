@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
+from api import access_log
 from api.csrf import FormGuard
 from api.routes import health, lifecycle, links, mail, measures, pages, policies
 from services.db import create_engine, session_factory
@@ -31,6 +32,7 @@ def create_app(
 ) -> FastAPI:
     """The app; an engine or Temporal client passed in is used instead of creating one."""
     settings = settings or get_settings()
+    access_log.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ssl
 from dataclasses import dataclass
 from email.header import Header
 from email.message import Message
@@ -23,6 +24,8 @@ class SmtpConfig:
     username: str | None = None
     password: str | None = None
     timeout: float = 10.0
+    # A CA bundle to trust besides the system's, for relays with an internal certificate.
+    ca_file: str | None = None
 
 
 def message_id_for(business_key: str, sender: str) -> str:
@@ -62,5 +65,6 @@ async def send(config: SmtpConfig, message: Message) -> None:
         password=config.password,
         use_tls=config.security == "tls",
         start_tls=config.security == "starttls",
+        tls_context=ssl.create_default_context(cafile=config.ca_file) if config.ca_file else None,
         timeout=config.timeout,
     )

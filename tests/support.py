@@ -54,14 +54,15 @@ def fresh_database(folder: Path) -> Iterator[str]:
 class CapturingSmtp:
     """A real SMTP server (aiosmtpd) that keeps what it receives and can refuse on demand."""
 
-    def __init__(self) -> None:
+    def __init__(self, **options: Any) -> None:
+        """`options` go to aiosmtpd's Controller (e.g. tls_context, ssl_context, authenticator)."""
         self.messages: list[EmailMessage] = []
         self.refuse = False
         self.refusals = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._arrived = asyncio.Condition()
         self.port = free_port()
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **options)
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         assert self._loop is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 
 import httpx
@@ -13,6 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.testing import WorkflowEnvironment
 
+from api.access_log import RedactLinkTokens
 from models.audit import AuditEvent
 from models.columns import utcnow
 from models.gates import GateDecisionRecord
@@ -358,3 +360,71 @@ async def test_guessing_tokens_gets_a_client_turned_away(
     turned_away = await browser.get("/links/yet-another-guess")
 
     assert turned_away.status_code == 429 and "Too many invalid links" in turned_away.text
+
+
+def test_the_access_log_never_shows_a_token(client: httpx.AsyncClient) -> None:
+    token = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5d2Fs"
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("10.0.0.7:50312", "GET", f"/links/{token}", "1.1", 200),
+        None,
+    )
+    [installed] = [
+        f for f in logging.getLogger("uvicorn.access").filters if isinstance(f, RedactLinkTokens)
+    ]
+
+    assert installed.filter(record)
+    assert token not in record.getMessage()
+    assert '"GET /links/[token] HTTP/1.1" 200' in record.getMessage()
+
+
+async def test_an_smtp_outage_delays_the_emails_never_the_lifecycle(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    smtp: CapturingSmtp,
+) -> None:
+    smtp.refuse = True
+    api, org = await _submitted(sessions, temporal_env, settings, client)
+    decided = await api.decide(org.sponsor_id)
+
+    assert decided.status_code == 200 and decided.json()["stage"] == "identified"
+    await smtp.wait_for_refusals(3)
+    assert smtp.messages == []
+    smtp.refuse = False
+    # welcome, approval request, outcome: each once, after the retries' backoff
+    mails = await smtp.wait_for(3)
+    assert sorted(str(m["Subject"]).split(":")[0] for m in mails) == [
+        "[ValueGate] Decision needed",
+        "[ValueGate] Gate to Identified approved",
+        "[ValueGate] You own measure M-" + str(api.measure_id),
+    ]
+    assert len({m["Message-ID"] for m in mails}) == 3
+
+
+async def test_a_link_does_its_own_action_and_nothing_else(
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    smtp: CapturingSmtp,
+) -> None:
+    api, _ = await _submitted(sessions, temporal_env, settings, client)
+    url = (await _sponsor_links(smtp))["Reject"]
+    _, csrf = await open_link(browser, url)
+
+    posted = await confirm(
+        browser, url, csrf, approve="true", action="approve", comment="not with these numbers"
+    )
+
+    assert posted.status_code == 200 and "you rejected the gate" in posted.text
+    async with sessions() as session:
+        [decision] = (await session.exec(select(GateDecisionRecord))).all()
+    assert decision.approve is False
+    assert await db_stage(sessions, api.measure_id) is Stage.DEFINED

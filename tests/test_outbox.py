@@ -7,18 +7,25 @@ import asyncio
 import uuid
 from datetime import date, timedelta
 
+import aiosmtplib
+import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.notify import NotifyActivities
 from models.audit import Actor, AuditEvent, Channel
+from models.columns import utcnow
+from models.links import LinkAction, LinkState, SignedLink
 from models.measure import MeasureCreate
 from models.outbox import OutboxEmail, OutboxStatus
-from services import lifecycle, measures
+from notifications.links import placeholder, token_hash
+from notifications.render import RenderedEmail
+from services import lifecycle, links, measures, outbox
 from services.db import transaction
 from tests.factories import make_org, measure_payload
+from tests.link_helpers import links_in
 from tests.support import CapturingSmtp, terminated_after
 from valuegate.settings import Settings
 from valuegate.worker import build_worker, delivery
@@ -104,3 +111,42 @@ async def test_smtp_outage_is_retried_until_the_email_is_delivered_exactly_once(
             await session.exec(select(AuditEvent).where(AuditEvent.action == "email.sent"))
         ).all()
     assert [e.entity_id for e in sent_events] == [str(measure_id)]
+
+
+async def test_sending_an_email_again_replaces_its_links(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, smtp: CapturingSmtp
+) -> None:
+    measure_id = await _new_measure(sessions)
+    async with sessions() as session:
+        measure = await measures.get(session, measure_id=measure_id)
+    spec = links.spec(
+        measure_id=measure_id,
+        gate_round=1,
+        action=LinkAction.APPROVE,
+        person_id=measure.sponsor_id or 0,
+    )
+    row = await outbox.enqueue(
+        sessions,
+        business_key=f"measure-{measure_id}/gate1/requested/sponsor/1",
+        measure_id=measure_id,
+        recipient="sam.sponsor@acme.example",
+        email=RenderedEmail(
+            subject="Decision needed",
+            text=f"Approve: {placeholder('approve')}",
+            html=f'<a href="{placeholder("approve")}">Approve</a>',
+        ),
+        sender=settings.mail_from,
+        links=[spec],
+    )
+    smtp.refuse = True
+    with pytest.raises(aiosmtplib.SMTPResponseException):
+        await outbox.deliver(sessions, row=row, delivery=delivery(settings))
+    smtp.refuse = False
+    assert await outbox.deliver(sessions, row=row, delivery=delivery(settings))
+
+    [received] = await smtp.wait_for(1)
+    token = links_in(received)["Approve"].rpartition("/")[2]
+    async with sessions() as session:
+        minted = (await session.exec(select(SignedLink).order_by(col(SignedLink.id)))).all()
+    assert [link.state(utcnow()) for link in minted] == [LinkState.REVOKED, LinkState.VALID]
+    assert minted[1].token_hash == token_hash(token)

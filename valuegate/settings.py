@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_seconds: float = 10.0
+    # Trust this CA bundle too (a relay with an internal certificate); the system's CAs otherwise.
+    smtp_ca_file: Path | None = None
     mail_from: str = "ValueGate <valuegate@localhost>"
     # Where the dev mail catcher keeps what it caught (a Maildir); unset outside dev.
     mail_catcher_dir: Path | None = None
