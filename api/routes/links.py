@@ -161,11 +161,14 @@ async def act(
             "Nothing was changed and the link still works: please try again in a few minutes.",
             link,
         )
+    waiting = ", ".join(role.label for role in view.gate.pending) if view.gate else ""
     return _page(
         request,
         200,
         _done(link, context.about),
-        f"The measure is now in stage {view.stage.label}. Everyone concerned is told by email.",
+        f"The measure is in stage {view.stage.label}"
+        + (f"; the gate still waits for the {waiting}." if waiting else ".")
+        + " Everyone concerned is told by email.",
         link,
     )
 
