@@ -11,12 +11,14 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.testing import WorkflowEnvironment
 
 from models.figures import ImpactLine
 from models.gates import Gate
 from models.measure import Measure
 from models.stages import Stage
-from tests.factories import MONTHLY_PLAN, Org, months
+from tests.factories import MONTHLY_PLAN, Org, complete_measure, make_org, months, start_lifecycle
+from valuegate.settings import Settings
 
 
 @dataclass
@@ -122,3 +124,24 @@ async def line_id(sessions: async_sessionmaker[AsyncSession], measure_id: int) -
         return (
             await session.exec(select(ImpactLine.id).where(ImpactLine.measure_id == measure_id))
         ).one()  # type: ignore[return-value]
+
+
+async def start_measure(
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    stage: Stage = Stage.DEFINED,
+    implemented: bool = False,
+    submitted: bool = False,
+) -> tuple[Api, Org]:
+    """A complete measure at `stage` with its workflow running (and, with `submitted`, its next
+    gate submitted by the owner)."""
+    org = await make_org(sessions)
+    measure_id = await complete_measure(sessions, org, stage=stage, implemented=implemented)
+    await start_lifecycle(sessions, temporal_env.client, measure_id, settings.temporal_task_queue)
+    api = Api(http, measure_id)
+    if submitted:
+        answer = await api.submit(org.owner_id)
+        assert answer.status_code == 201, answer.text
+    return api, org

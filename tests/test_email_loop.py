@@ -15,7 +15,7 @@ from models.links import SignedLink
 from models.stages import Stage
 from services import audit
 from tests.factories import MONTHLY_PLAN, complete_measure, make_org, months, start_lifecycle
-from tests.lifecycle_helpers import Api, db_stage, line_id
+from tests.lifecycle_helpers import Api, db_stage, line_id, start_measure
 from tests.link_helpers import confirm, email_to, links_in, open_link, text_of
 from tests.support import CapturingSmtp
 from valuegate.settings import Settings
@@ -29,21 +29,6 @@ GATES = [
     (Stage.DECIDED, ["sponsor", "controller"]),
     (Stage.IMPLEMENTED, ["sponsor"]),
 ]
-
-
-async def _at_closure(
-    client: httpx.AsyncClient,
-    sessions: async_sessionmaker[AsyncSession],
-    temporal_env: WorkflowEnvironment,
-    settings: Settings,
-    stage: Stage,
-) -> Api:
-    org = await make_org(sessions)
-    measure_id = await complete_measure(sessions, org, stage=stage, implemented=True)
-    await start_lifecycle(sessions, temporal_env.client, measure_id, settings.temporal_task_queue)
-    api = Api(client, measure_id)
-    assert (await api.submit(org.owner_id)).status_code == 201
-    return api
 
 
 async def test_from_defined_to_closed_through_emails_and_links(
@@ -110,7 +95,15 @@ async def test_the_verification_page_keeps_what_was_entered_and_says_what_is_wro
     settings: Settings,
     smtp: CapturingSmtp,
 ) -> None:
-    api = await _at_closure(client, sessions, temporal_env, settings, Stage.IMPLEMENTED)
+    api, _ = await start_measure(
+        sessions,
+        temporal_env,
+        settings,
+        client,
+        Stage.IMPLEMENTED,
+        implemented=True,
+        submitted=True,
+    )
     closure = await email_to(smtp, PEOPLE["controller"], "Verify figures")
     url = links_in(closure)["Verify figures"]
     page, csrf = await open_link(browser, url)
@@ -156,7 +149,15 @@ async def test_the_controller_can_reject_closure_from_the_email(
     settings: Settings,
     smtp: CapturingSmtp,
 ) -> None:
-    api = await _at_closure(client, sessions, temporal_env, settings, Stage.IMPLEMENTED)
+    api, _ = await start_measure(
+        sessions,
+        temporal_env,
+        settings,
+        client,
+        Stage.IMPLEMENTED,
+        implemented=True,
+        submitted=True,
+    )
     closure = await email_to(smtp, PEOPLE["controller"], "Verify figures")
     url = links_in(closure)["Reject"]
     _, csrf = await open_link(browser, url)

@@ -21,8 +21,16 @@ from models.policy import default_policy
 from models.stages import Stage
 from services import audit, policies
 from services.db import transaction
-from tests.factories import Org, add_steering_member, complete_measure, make_org, start_lifecycle
-from tests.lifecycle_helpers import Api, count, db_stage, gates, line_id, verified_figures
+from tests.factories import add_steering_member, make_org, start_lifecycle
+from tests.lifecycle_helpers import (
+    Api,
+    count,
+    db_stage,
+    gates,
+    line_id,
+    start_measure,
+    verified_figures,
+)
 from tests.record_history import keep
 from tests.support import CapturingSmtp
 from valuegate.settings import Settings
@@ -39,20 +47,6 @@ GATES = [
 ]
 
 
-async def _measure(
-    sessions: async_sessionmaker[AsyncSession],
-    temporal_env: WorkflowEnvironment,
-    settings: Settings,
-    http: httpx.AsyncClient,
-    stage: Stage = Stage.DEFINED,
-    implemented: bool = False,
-) -> tuple[Api, Org]:
-    org = await make_org(sessions)
-    measure_id = await complete_measure(sessions, org, stage=stage, implemented=implemented)
-    await start_lifecycle(sessions, temporal_env.client, measure_id, settings.temporal_task_queue)
-    return Api(http, measure_id), org
-
-
 async def test_happy_path_from_defined_to_closed(
     client: httpx.AsyncClient,
     sessions: async_sessionmaker[AsyncSession],
@@ -60,7 +54,7 @@ async def test_happy_path_from_defined_to_closed(
     settings: Settings,
     smtp: CapturingSmtp,
 ) -> None:
-    api, org = await _measure(sessions, temporal_env, settings, client)
+    api, org = await start_measure(sessions, temporal_env, settings, client)
     roles = {"sponsor": org.sponsor_id, "controller": org.controller_id}
     handle = temporal_env.client.get_workflow_handle(f"measure-{api.measure_id}")
 
@@ -127,7 +121,7 @@ async def test_rejection_returns_the_measure_to_its_owner_in_the_same_stage(
     start: Stage,
     approvers: list[str],
 ) -> None:
-    api, org = await _measure(
+    api, org = await start_measure(
         sessions, temporal_env, settings, client, stage=start, implemented=True
     )
     rejecter = getattr(org, f"{approvers[-1]}_id")
@@ -160,7 +154,7 @@ async def test_rejection_needs_a_comment(
     temporal_env: WorkflowEnvironment,
     settings: Settings,
 ) -> None:
-    api, org = await _measure(sessions, temporal_env, settings, client)
+    api, org = await start_measure(sessions, temporal_env, settings, client)
     await api.submit(org.owner_id)
     response = await api.decide(org.sponsor_id, approve=False, comment="  ")
     assert response.status_code == 422
@@ -240,7 +234,7 @@ async def test_hold_and_resume(
     temporal_env: WorkflowEnvironment,
     settings: Settings,
 ) -> None:
-    api, org = await _measure(sessions, temporal_env, settings, client, stage=Stage.IDENTIFIED)
+    api, org = await start_measure(sessions, temporal_env, settings, client, stage=Stage.IDENTIFIED)
     await api.submit(org.owner_id)
 
     held = await api.hold(org.sponsor_id, review_date="2099-06-30")
@@ -275,7 +269,7 @@ async def test_hold_needs_a_future_review_date(
     temporal_env: WorkflowEnvironment,
     settings: Settings,
 ) -> None:
-    api, org = await _measure(sessions, temporal_env, settings, client)
+    api, org = await start_measure(sessions, temporal_env, settings, client)
     response = await api.hold(org.owner_id, review_date="2001-01-01")
     assert response.status_code == 422
     assert await db_stage(sessions, api.measure_id) is Stage.DEFINED
@@ -299,7 +293,7 @@ async def test_cancel_at_every_stage_is_final(
     settings: Settings,
     stage: Stage,
 ) -> None:
-    api, org = await _measure(
+    api, org = await start_measure(
         sessions,
         temporal_env,
         settings,
@@ -330,7 +324,7 @@ async def test_closure_is_blocked_until_the_controller_confirms_valid_figures(
     temporal_env: WorkflowEnvironment,
     settings: Settings,
 ) -> None:
-    api, org = await _measure(
+    api, org = await start_measure(
         sessions, temporal_env, settings, client, stage=Stage.IMPLEMENTED, implemented=True
     )
     line = await line_id(sessions, api.measure_id)
@@ -383,7 +377,7 @@ async def test_controller_can_reject_closure_back_to_implemented(
     temporal_env: WorkflowEnvironment,
     settings: Settings,
 ) -> None:
-    api, org = await _measure(
+    api, org = await start_measure(
         sessions, temporal_env, settings, client, stage=Stage.IMPLEMENTED, implemented=True
     )
     await api.submit(org.owner_id)
@@ -401,7 +395,7 @@ async def test_the_same_decision_delivered_twice_acts_once(
     temporal_env: WorkflowEnvironment,
     settings: Settings,
 ) -> None:
-    api, org = await _measure(sessions, temporal_env, settings, client, stage=Stage.DETAILED)
+    api, org = await start_measure(sessions, temporal_env, settings, client, stage=Stage.DETAILED)
     await api.submit(org.owner_id, key="submit-1")
     again = await api.submit(org.owner_id, key="submit-1")
     first = await api.decide(org.sponsor_id, key="decide-1")
@@ -422,7 +416,7 @@ async def test_a_policy_change_applies_to_new_gates_only(
     temporal_env: WorkflowEnvironment,
     settings: Settings,
 ) -> None:
-    api, org = await _measure(sessions, temporal_env, settings, client)
+    api, org = await start_measure(sessions, temporal_env, settings, client)
     opened = (await api.submit(org.owner_id)).json()
     stricter = default_policy()
     stricter.gates[Stage.DETAILED].approvers.append(stricter.gates[Stage.IDENTIFIED].approvers[0])
@@ -448,7 +442,7 @@ async def test_large_measures_need_the_steering_committee_to_decide(
     temporal_env: WorkflowEnvironment,
     settings: Settings,
 ) -> None:
-    api, org = await _measure(sessions, temporal_env, settings, client, stage=Stage.DETAILED)
+    api, org = await start_measure(sessions, temporal_env, settings, client, stage=Stage.DETAILED)
     member = await add_steering_member(sessions, org, "sc.chair@acme.example")
     async with transaction(sessions) as session:
         await policies.publish(
@@ -479,7 +473,7 @@ async def test_every_lifecycle_fact_is_in_the_audit_trail(
 ) -> None:
     from models.audit import AuditEvent
 
-    api, org = await _measure(sessions, temporal_env, settings, client)
+    api, org = await start_measure(sessions, temporal_env, settings, client)
     await api.pass_gate(org, [org.sponsor_id])
     await api.hold(org.owner_id)
     await api.resume(org.owner_id)
@@ -516,7 +510,7 @@ async def test_the_temporal_ui_shows_the_dual_status_as_the_figures_move(
 ) -> None:
     from tests.factories import MONTHLY_PLAN, months
 
-    api, org = await _measure(sessions, temporal_env, settings, client)
+    api, org = await start_measure(sessions, temporal_env, settings, client)
     handle = temporal_env.client.get_workflow_handle(f"measure-{api.measure_id}")
     started = (await handle.describe()).typed_search_attributes
     line = await line_id(sessions, api.measure_id)

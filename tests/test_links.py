@@ -24,8 +24,8 @@ from models.outbox import OutboxEmail
 from models.stages import Stage
 from notifications.links import token_hash
 from services.db import transaction
-from tests.factories import Org, complete_measure, make_org, start_lifecycle
-from tests.lifecycle_helpers import Api, count, db_stage
+from tests.factories import complete_measure, make_org, start_lifecycle
+from tests.lifecycle_helpers import count, db_stage, start_measure
 from tests.link_helpers import PUBLIC, confirm, email_to, html_of, links_in, open_link, text_of
 from tests.support import CapturingSmtp
 from valuegate.settings import Settings
@@ -38,24 +38,6 @@ SCANNERS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 HeadlessChrome/120.0",
     "curl/8.5.0",
 ]
-
-
-async def _submitted(
-    sessions: async_sessionmaker[AsyncSession],
-    temporal_env: WorkflowEnvironment,
-    settings: Settings,
-    client: httpx.AsyncClient,
-    stage: Stage = Stage.DEFINED,
-    implemented: bool = False,
-) -> tuple[Api, Org]:
-    """A measure whose next gate the owner has just submitted."""
-    org = await make_org(sessions)
-    measure_id = await complete_measure(sessions, org, stage=stage, implemented=implemented)
-    await start_lifecycle(sessions, temporal_env.client, measure_id, settings.temporal_task_queue)
-    api = Api(client, measure_id)
-    submitted = await api.submit(org.owner_id)
-    assert submitted.status_code == 201, submitted.text
-    return api, org
 
 
 async def _sponsor_links(smtp: CapturingSmtp) -> dict[str, str]:
@@ -84,7 +66,7 @@ async def test_the_approval_request_shows_the_figures_and_carries_links_only_it_
     settings: Settings,
     smtp: CapturingSmtp,
 ) -> None:
-    api, _ = await _submitted(sessions, temporal_env, settings, client)
+    api, _ = await start_measure(sessions, temporal_env, settings, client, submitted=True)
     request = await email_to(smtp, "sam.sponsor@", "Decision needed: gate to Identified")
     text, html = text_of(request), html_of(request)
     found = links_in(request)
@@ -120,7 +102,7 @@ async def test_fetching_a_link_changes_nothing_whoever_fetches_it(
     settings: Settings,
     smtp: CapturingSmtp,
 ) -> None:
-    api, _ = await _submitted(sessions, temporal_env, settings, client)
+    api, _ = await start_measure(sessions, temporal_env, settings, client, submitted=True)
     found = await _sponsor_links(smtp)
     audit_before = await _audit_actions(sessions)
 
@@ -157,7 +139,7 @@ async def test_a_link_acts_once_even_posted_twenty_times_at_once(
     settings: Settings,
     smtp: CapturingSmtp,
 ) -> None:
-    api, _ = await _submitted(sessions, temporal_env, settings, client)
+    api, _ = await start_measure(sessions, temporal_env, settings, client, submitted=True)
     url = (await _sponsor_links(smtp))["Approve"]
     _, csrf = await open_link(browser, url)
 
@@ -188,7 +170,7 @@ async def test_a_rejection_needs_a_comment_and_reaches_the_owner(
     settings: Settings,
     smtp: CapturingSmtp,
 ) -> None:
-    api, _ = await _submitted(sessions, temporal_env, settings, client)
+    api, _ = await start_measure(sessions, temporal_env, settings, client, submitted=True)
     url = (await _sponsor_links(smtp))["Reject"]
     _, csrf = await open_link(browser, url)
 
@@ -217,7 +199,7 @@ async def test_the_other_links_of_a_decided_gate_stop_working(
     settings: Settings,
     smtp: CapturingSmtp,
 ) -> None:
-    api, org = await _submitted(sessions, temporal_env, settings, client)
+    api, org = await start_measure(sessions, temporal_env, settings, client, submitted=True)
     found = await _sponsor_links(smtp)
     assert (await api.decide(org.sponsor_id)).status_code == 200  # decided in the app instead
 
@@ -239,7 +221,7 @@ async def test_hold_and_cancel_revoke_open_links(
     settings: Settings,
     smtp: CapturingSmtp,
 ) -> None:
-    api, org = await _submitted(sessions, temporal_env, settings, client)
+    api, org = await start_measure(sessions, temporal_env, settings, client, submitted=True)
     url = (await _sponsor_links(smtp))["Approve"]
 
     assert (await api.hold(org.owner_id)).status_code == 200
@@ -263,7 +245,7 @@ async def test_an_expired_link_is_refused_and_says_so(
     settings: Settings,
     smtp: CapturingSmtp,
 ) -> None:
-    api, _ = await _submitted(sessions, temporal_env, settings, client)
+    api, _ = await start_measure(sessions, temporal_env, settings, client, submitted=True)
     url = (await _sponsor_links(smtp))["Approve"]
     _, csrf = await open_link(browser, url)
     async with transaction(sessions) as session:
@@ -286,7 +268,7 @@ async def test_a_link_follows_segregation_of_duties_as_it_stands_when_used(
     settings: Settings,
     smtp: CapturingSmtp,
 ) -> None:
-    api, org = await _submitted(sessions, temporal_env, settings, client)
+    api, org = await start_measure(sessions, temporal_env, settings, client, submitted=True)
     url = (await _sponsor_links(smtp))["Approve"]
     _, csrf = await open_link(browser, url)
     async with transaction(sessions) as session:  # the sponsor has since become the owner
@@ -311,7 +293,7 @@ async def test_a_post_from_another_site_or_without_the_form_is_refused(
     settings: Settings,
     smtp: CapturingSmtp,
 ) -> None:
-    api, _ = await _submitted(sessions, temporal_env, settings, client)
+    api, _ = await start_measure(sessions, temporal_env, settings, client, submitted=True)
     url = (await _sponsor_links(smtp))["Approve"]
     _, csrf = await open_link(browser, url)
 
@@ -390,7 +372,7 @@ async def test_an_smtp_outage_delays_the_emails_never_the_lifecycle(
     smtp: CapturingSmtp,
 ) -> None:
     smtp.refuse = True
-    api, org = await _submitted(sessions, temporal_env, settings, client)
+    api, org = await start_measure(sessions, temporal_env, settings, client, submitted=True)
     decided = await api.decide(org.sponsor_id)
 
     assert decided.status_code == 200 and decided.json()["stage"] == "identified"
@@ -415,7 +397,7 @@ async def test_a_link_does_its_own_action_and_nothing_else(
     settings: Settings,
     smtp: CapturingSmtp,
 ) -> None:
-    api, _ = await _submitted(sessions, temporal_env, settings, client)
+    api, _ = await start_measure(sessions, temporal_env, settings, client, submitted=True)
     url = (await _sponsor_links(smtp))["Reject"]
     _, csrf = await open_link(browser, url)
 

@@ -99,16 +99,8 @@ class Context:
 @router.get("/{token}", response_class=HTMLResponse)
 async def show(token: str, request: Request, sessions: SessionsDep) -> HTMLResponse:
     """The confirmation (or verification) page; changes nothing."""
-    client = _client(request)
-    limiter: BadTokenLimiter = request.app.state.link_limiter
-    if await limiter.exhausted(client):
-        return _too_many(request)
-    link, context, state = await _load(sessions, token)
-    if context is None:
-        if state is LinkState.UNKNOWN:
-            await limiter.hit(client)
-        return _problem(request, state, link)
-    return _form(request, context)
+    context = await _usable(request, sessions, token)
+    return context if isinstance(context, HTMLResponse) else _form(request, context)
 
 
 @router.post("/{token}", response_class=HTMLResponse)
@@ -116,17 +108,9 @@ async def act(
     token: str, request: Request, sessions: SessionsDep, temporal: TemporalDep
 ) -> HTMLResponse:
     """Do what the link is for, once, after checking the form came from its page."""
-    client = _client(request)
-    limiter: BadTokenLimiter = request.app.state.link_limiter
-    if await limiter.exhausted(client):
-        return _too_many(request)
-    found, context, state = await _load(sessions, token)
-    if context is None:
-        if found is None:
-            await limiter.hit(client)
-        else:
-            await links.refused(sessions, found, f"the link was {state.value}")
-        return _problem(request, state, found)
+    context = await _usable(request, sessions, token, posted=True)
+    if isinstance(context, HTMLResponse):
+        return context
     link = context.link
     form = await request.form()
     guard: FormGuard = request.app.state.form_guard
@@ -190,6 +174,25 @@ async def _refused_by_lifecycle(
     return _page(
         request, 500, "Something went wrong", "Nothing was changed; please try again.", link
     )
+
+
+async def _usable(
+    request: Request, sessions: SessionsDep, token: str, posted: bool = False
+) -> Context | HTMLResponse:
+    """The page's context when the link can act; otherwise the page saying why not. Unknown
+    tokens count against the client; a post on a spent link is recorded."""
+    client = _client(request)
+    limiter: BadTokenLimiter = request.app.state.link_limiter
+    if await limiter.exhausted(client):
+        return _too_many(request)
+    link, context, state = await _load(sessions, token)
+    if context is not None:
+        return context
+    if link is None:
+        await limiter.hit(client)
+    elif posted:
+        await links.refused(sessions, link, f"the link was {state.value}")
+    return _problem(request, state, link)
 
 
 async def _load(
