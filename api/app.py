@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -14,8 +15,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from api import access_log
+from api.auth import SignInRequired
 from api.csrf import FormGuard
-from api.routes import health, lifecycle, links, mail, measures, pages, policies
+from api.limits import FailureLimiter
+from api.routes import (
+    account,
+    health,
+    lifecycle,
+    links,
+    mail,
+    measures,
+    pages,
+    people,
+    policies,
+)
 from services.db import create_engine, session_factory
 from services.errors import InvalidInput, NotFound
 from valuegate.settings import Settings, get_settings
@@ -60,10 +73,13 @@ def create_app(
         secret=settings.secret_key.get_secret_value(),
         public_base_url=str(settings.public_base_url),
     )
-    app.state.link_limiter = links.BadTokenLimiter(settings.link_failures_per_minute)
+    app.state.link_limiter = FailureLimiter(settings.link_failures_per_minute)
+    app.state.sign_in_limiter = FailureLimiter(settings.link_failures_per_minute)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)
+    app.include_router(account.router)
+    app.include_router(people.router)
     app.include_router(measures.router)
     app.include_router(lifecycle.router)
     app.include_router(policies.router)
@@ -82,6 +98,11 @@ def create_app(
             for p in error.problems
         ]
         return JSONResponse(status_code=422, content=jsonable_encoder({"detail": detail}))
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in_first(request: Request, error: SignInRequired) -> RedirectResponse:
+        target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        return RedirectResponse(f"/sign-in?next={target}", status_code=303)
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, error: NotFound) -> JSONResponse:

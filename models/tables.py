@@ -1,5 +1,6 @@
 """Every table, imported once so the metadata is complete (migrations, tests)."""
 
+from models.accounts import ApiToken, WebSession
 from models.audit import AuditEvent, AuditHead
 from models.base import metadata
 from models.figures import ImpactLine, Milestone, MonthlyValue
@@ -25,6 +26,7 @@ from models.outbox import OutboxEmail
 from models.people import Person
 
 __all__ = [
+    "ApiToken",
     "AuditEvent",
     "AuditHead",
     "BusinessUnit",
@@ -46,5 +48,6 @@ __all__ = [
     "Project",
     "SignedLink",
     "SteeringMember",
+    "WebSession",
     "metadata",
 ]

@@ -24,9 +24,12 @@ from temporalio.worker import Worker
 
 from api.app import create_app
 from models.audit import GENESIS_HASH, AuditHead
+from models.people import Person
 from models.tables import metadata
-from services import migrate
-from services.db import create_engine, session_factory
+from services import accounts, migrate
+from services.db import create_engine, session_factory, transaction
+from tests.factories import give_api_token
+from tests.link_helpers import sign_in
 from tests.support import CapturingSmtp, fresh_database
 from valuegate.binaries import temporal_cli, temporal_test_server
 from valuegate.settings import Settings
@@ -157,10 +160,20 @@ async def client(
     sessions: async_sessionmaker[AsyncSession],
     temporal_env: WorkflowEnvironment,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the app, wired to this run's database and Temporal server."""
+    """An HTTP client on the app, wired to this run's database and Temporal server, signed in
+    with the API token of an admin (a request acts as someone else with `as_person`)."""
     app = create_app(settings, engine=engine, temporal=temporal_env.client)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with transaction(sessions) as session:
+        admin = Person(email=f"ada.admin.{uuid.uuid4().hex[:8]}@acme.example", name="Ada Admin")
+        admin.is_admin = True
+        session.add(admin)
+    token = await give_api_token(sessions, admin)
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://testserver",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as http:
         yield http
 
 
@@ -178,3 +191,23 @@ async def browser(
         transport=transport, base_url=str(settings.public_base_url).rstrip("/")
     ) as http:
         yield http
+
+
+READER_PASSWORD = "correct horse battery staple"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def reader(
+    browser: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> httpx.AsyncClient:
+    """The browser, signed in through the sign-in form as a person with a password."""
+    async with transaction(sessions) as session:
+        person = Person(
+            email=f"pia.reader.{uuid.uuid4().hex[:8]}@acme.example",
+            name="Pia Reader",
+            password_hash=accounts.hash_password(READER_PASSWORD),
+        )
+        session.add(person)
+    answer = await sign_in(browser, person.email, READER_PASSWORD)
+    assert answer.status_code == 303, answer.text
+    return browser

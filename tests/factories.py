@@ -26,7 +26,7 @@ from models.organization import (
 )
 from models.people import Person
 from models.stages import Stage
-from services import lifecycle, measures
+from services import accounts, lifecycle, measures
 from services.db import transaction
 
 TESTER = Actor(label="test", channel=Channel.API)
@@ -72,16 +72,18 @@ async def make_org(sessions: async_sessionmaker[AsyncSession], currency: str = "
         controller = Person(email="cleo.controller@acme.example", name="Cleo Controller")
         session.add_all([package, unit, entity, owner, sponsor, controller])
         await session.flush()
-        return Org(
-            portfolio_id=portfolio.id or 0,
-            package_id=package.id or 0,
-            business_unit_id=unit.id or 0,
-            legal_entity_id=entity.id or 0,
-            owner_id=owner.id or 0,
-            sponsor_id=sponsor.id or 0,
-            controller_id=controller.id or 0,
-            owner_email=owner.email,
-        )
+    for person in (owner, sponsor, controller):
+        await give_api_token(sessions, person)
+    return Org(
+        portfolio_id=portfolio.id or 0,
+        package_id=package.id or 0,
+        business_unit_id=unit.id or 0,
+        legal_entity_id=entity.id or 0,
+        owner_id=owner.id or 0,
+        sponsor_id=sponsor.id or 0,
+        controller_id=controller.id or 0,
+        owner_email=owner.email,
+    )
 
 
 def measure_payload(org: Org, **overrides: object) -> dict[str, object]:
@@ -199,4 +201,21 @@ async def add_steering_member(
         session.add(person)
         await session.flush()
         session.add(SteeringMember(portfolio_id=org.portfolio_id, person_id=person.id or 0))
+    await give_api_token(sessions, person)
     return person.id or 0
+
+
+# Each test person's personal API token, by person id: the REST API acts as whoever signed in.
+API_TOKENS: dict[int, str] = {}
+
+
+async def give_api_token(sessions: async_sessionmaker[AsyncSession], person: Person) -> str:
+    """Issue `person` an API token and remember it for acting as them."""
+    _, token = await accounts.issue_api_token(sessions, person, "tests")
+    API_TOKENS[person.id or 0] = token
+    return token
+
+
+def as_person(person_id: int) -> dict[str, str]:
+    """Headers that make a request act as `person_id`."""
+    return {"Authorization": f"Bearer {API_TOKENS[person_id]}"}

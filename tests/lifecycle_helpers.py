@@ -17,7 +17,15 @@ from models.figures import ImpactLine
 from models.gates import Gate
 from models.measure import Measure
 from models.stages import Stage
-from tests.factories import MONTHLY_PLAN, Org, complete_measure, make_org, months, start_lifecycle
+from tests.factories import (
+    MONTHLY_PLAN,
+    Org,
+    as_person,
+    complete_measure,
+    make_org,
+    months,
+    start_lifecycle,
+)
 from valuegate.settings import Settings
 
 
@@ -27,13 +35,13 @@ class Api:
     measure_id: int
 
     async def submit(self, by: int, key: str | None = None) -> httpx.Response:
-        return await self._post("gates", {"by": by}, key)
+        return await self._post(by, "gates", {}, key)
 
     async def decide(
         self, by: int, approve: bool = True, comment: str = "", key: str | None = None
     ) -> httpx.Response:
         return await self._post(
-            "gates/current/decision", {"by": by, "approve": approve, "comment": comment}, key
+            by, "gates/current/decision", {"approve": approve, "comment": comment}, key
         )
 
     async def close(
@@ -43,32 +51,30 @@ class Api:
         comment: str = "",
         evidence: str = "GL export 2027-03",
     ) -> httpx.Response:
-        body = {
-            "by": by,
-            "verified": {"figures": figures, "evidence_ref": evidence, "comment": comment},
-        }
-        return await self._post("closure", body, None)
+        body = {"verified": {"figures": figures, "evidence_ref": evidence, "comment": comment}}
+        return await self._post(by, "closure", body, None)
 
     async def hold(
         self, by: int, review_date: str = "2099-01-01", reason: str = "budget freeze"
     ) -> httpx.Response:
-        return await self._post(
-            "hold", {"by": by, "reason": reason, "review_date": review_date}, None
-        )
+        return await self._post(by, "hold", {"reason": reason, "review_date": review_date}, None)
 
     async def resume(self, by: int) -> httpx.Response:
-        return await self._post("resume", {"by": by}, None)
+        return await self._post(by, "resume", {}, None)
 
     async def cancel(self, by: int, reason: str = "no longer worth it") -> httpx.Response:
-        return await self._post("cancel", {"by": by, "reason": reason}, None)
+        return await self._post(by, "cancel", {"reason": reason}, None)
 
     async def view(self) -> dict[str, Any]:
         response = await self.http.get(f"/api/measures/{self.measure_id}/lifecycle")
         assert response.status_code == 200, response.text
         return response.json()  # type: ignore[no-any-return]
 
-    async def _post(self, path: str, body: dict[str, Any], key: str | None) -> httpx.Response:
-        headers = {"Idempotency-Key": key} if key else {}
+    async def _post(
+        self, by: int, path: str, body: dict[str, Any], key: str | None
+    ) -> httpx.Response:
+        """POST as person `by`, signed in with their API token."""
+        headers = as_person(by) | ({"Idempotency-Key": key} if key else {})
         return await self.http.post(
             f"/api/measures/{self.measure_id}/{path}", json=body, headers=headers
         )

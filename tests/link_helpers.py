@@ -64,3 +64,13 @@ async def confirm(
     """POST the link's form as the browser would, from the page's own origin."""
     headers = {"Origin": origin} if origin else {}
     return await http.post(url.removeprefix(PUBLIC), data={"csrf": csrf, **fields}, headers=headers)
+
+
+async def sign_in(http: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
+    """Sign in through the sign-in form, as a browser does; the client keeps the cookie."""
+    page = await http.get("/sign-in")
+    found = _CSRF.search(page.text)
+    assert found, page.text
+    return await http.post(
+        "/sign-in", data={"csrf": found.group(1), "email": email, "password": password}
+    )

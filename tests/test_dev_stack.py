@@ -18,6 +18,7 @@ import psutil
 import pytest
 from temporalio.client import Client
 
+from tests.link_helpers import sign_in
 from tests.support import free_port
 
 pytestmark = pytest.mark.slow
@@ -121,6 +122,8 @@ async def test_dev_starts_seeds_stops_cleanly_and_keeps_data(stack: Stack) -> No
 
     async with httpx.AsyncClient(base_url=stack.api) as http:
         health = (await http.get("/healthz")).json()
+        signed_in = await sign_in(http, "mia.admin@northwind.example", "valuegate-demo")
+        assert signed_in.status_code == 303, signed_in.text
         listed = (await http.get("/api/measures", params={"limit": 100})).json()
         page = await http.get("/measures")
     assert health == {"status": "ok", "database": "ok", "temporal": "ok"}
@@ -146,6 +149,7 @@ async def test_dev_starts_seeds_stops_cleanly_and_keeps_data(stack: Stack) -> No
     second_banner = stack.wait_until_ready()
     assert "kept the existing data" in second_banner
     async with httpx.AsyncClient(base_url=stack.api) as http:
+        await sign_in(http, "mia.admin@northwind.example", "valuegate-demo")
         assert len((await http.get("/api/measures", params={"limit": 100})).json()) == 30
     assert await _workflow_count(stack.ports["temporal"]) == 30
     assert stack.stop() == 0

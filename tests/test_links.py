@@ -24,7 +24,7 @@ from models.outbox import OutboxEmail
 from models.stages import Stage
 from notifications.links import token_hash
 from services.db import transaction
-from tests.factories import complete_measure, make_org, start_lifecycle
+from tests.factories import as_person, complete_measure, make_org, start_lifecycle
 from tests.lifecycle_helpers import count, db_stage, start_measure
 from tests.link_helpers import PUBLIC, confirm, email_to, html_of, links_in, open_link, text_of
 from tests.support import CapturingSmtp
@@ -320,8 +320,8 @@ async def test_links_are_built_from_the_configured_address_not_the_request(
     await start_lifecycle(sessions, temporal_env.client, measure_id, settings.temporal_task_queue)
     submitted = await client.post(
         f"/api/measures/{measure_id}/gates",
-        json={"by": org.owner_id},
-        headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"},
+        headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+        | as_person(org.owner_id),
     )
     assert submitted.status_code == 201
 

@@ -19,12 +19,12 @@ HOSTILE = '<script>alert("x")</script> Retire "legacy" & co'
 
 
 async def test_measure_list_shows_stage_and_both_statuses_escaped(
-    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient, reader: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     org = await make_org(sessions)
     created = (await client.post("/api/measures", json=measure_payload(org, title=HOSTILE))).json()
 
-    page = await client.get("/measures")
+    page = await reader.get("/measures")
 
     assert page.status_code == 200
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; Retire" in page.text
@@ -36,16 +36,20 @@ async def test_measure_list_shows_stage_and_both_statuses_escaped(
 
 
 async def test_measure_page_links_its_workflow_in_the_temporal_ui(
-    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
+    client: httpx.AsyncClient,
+    reader: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
 ) -> None:
     org = await make_org(sessions)
     created = (await client.post("/api/measures", json=measure_payload(org))).json()
 
-    page = await client.get(f"/measures/{created['id']}")
+    page = await reader.get(f"/measures/{created['id']}")
 
     ui = str(settings.temporal_ui_url).rstrip("/")
     assert f'href="{ui}/namespaces/default/workflows/measure-{created["id"]}"' in page.text
-    assert (await client.get("/measures/999999")).status_code == 404
+    assert "Pia Reader" in page.text and "Sign out" in page.text
+    assert (await reader.get("/measures/999999")).status_code == 404
 
 
 async def test_caught_mail_page_shows_what_the_catcher_received(

@@ -10,9 +10,17 @@ from temporalio.testing import WorkflowEnvironment
 
 from models.gates import GateDecisionRecord, LifecycleEvent
 from models.measure import Measure
+from models.people import Person
 from models.stages import Stage
 from services.db import transaction
-from tests.factories import Org, add_steering_member, complete_measure, make_org, start_lifecycle
+from tests.factories import (
+    Org,
+    add_steering_member,
+    complete_measure,
+    give_api_token,
+    make_org,
+    start_lifecycle,
+)
 from tests.lifecycle_helpers import Api, count, db_stage, line_id, verified_figures
 from valuegate.settings import Settings
 
@@ -76,7 +84,11 @@ async def test_someone_who_is_not_an_approver_cannot_decide(
     api, org = await _setup(sessions, temporal_env, settings, client)
     await api.submit(org.owner_id)  # the gate to Identified: the sponsor approves
     await _refused(await api.decide(org.controller_id), "not a pending approver")
-    await _refused(await api.decide(424242), "not a pending approver")
+    async with transaction(sessions) as session:
+        outsider = Person(email="otto.outsider@acme.example", name="Otto Outsider")
+        session.add(outsider)
+    await give_api_token(sessions, outsider)
+    await _refused(await api.decide(outsider.id or 0), "not a pending approver")
     assert await db_stage(sessions, api.measure_id) is Stage.DEFINED
 
 

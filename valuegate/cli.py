@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from valuegate.settings import Settings, get_settings
+from valuegate.settings import Environment, Settings, get_settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,6 +110,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 async def _seed(settings: Settings) -> int:
+    if settings.environment is not Environment.DEV:
+        print("valuegate seed: the demo's people share a published password; dev only")
+        return 1
     from services.db import create_engine, session_factory
     from valuegate import demo
     from valuegate.temporal import connect

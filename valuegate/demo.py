@@ -30,7 +30,7 @@ from models.organization import (
 from models.people import Person
 from models.policy import EscalationTimings, default_policy
 from models.stages import Stage
-from services import audit, lifecycle, measures, policies
+from services import accounts, audit, lifecycle, measures, policies
 from services.db import transaction
 
 SEEDER = Actor(label="demo-seed", channel=Channel.SEED)
@@ -48,7 +48,11 @@ PEOPLE = [
     ("julia.novak@northwind.example", "Julia Novak"),
     ("karim.haddad@northwind.example", "Karim Haddad"),  # steering committee 10-11
     ("laura.rossi@northwind.example", "Laura Rossi"),
+    ("mia.admin@northwind.example", "Mia Admin"),  # admin 12
 ]
+ADMIN = 12
+# Every demo person signs in with this password (the demo is for trying things out, locally).
+DEMO_PASSWORD = "valuegate-demo"  # noqa: S105 (published on purpose: local demo only)
 OWNERS, SPONSORS, CONTROLLERS, STEERING = range(0, 5), range(5, 8), range(8, 10), range(10, 12)
 
 # One portfolio escalates in minutes, so a visitor of the demo can watch the ladder happen.
@@ -173,7 +177,11 @@ async def _hierarchy(session: AsyncSession) -> _Refs:
     session.add(org)
     await session.flush()
     assert org.id is not None
-    people = [Person(email=email, name=name) for email, name in PEOPLE]
+    password_hash = accounts.hash_password(DEMO_PASSWORD)
+    people = [
+        Person(email=email, name=name, password_hash=password_hash, is_admin=i == ADMIN)
+        for i, (email, name) in enumerate(PEOPLE)
+    ]
     units = {
         code: BusinessUnit(organization_id=org.id, code=code, name=name)
         for code, name in [

@@ -2,22 +2,25 @@
 
 Each call is a Temporal update on the measure's workflow and returns the workflow's answer: 422
 with the unmet criteria or the rule violated, 409 when the measure's state does not allow it.
-Until sign-in exists (the web-app issue), the acting person is named in the body as `by`.
+The acting person is the one signed in (API token or session): nobody acts in another's name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.auth import CurrentPerson
 from api.deps import SessionDep, TemporalDep
+from models.closure import VerifiedFigures
 from models.criteria import UnmetCriterion, unmet_criteria
 from models.measure import workflow_id_for
 from models.stages import next_stage
@@ -47,6 +50,32 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "description": "Unmet criteria, invalid figures or a rule (segregation of duties) violated"
     },
 }
+
+
+class DecisionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    approve: bool
+    comment: str = Field(default="", max_length=2000, description="Required to reject.")
+
+
+class ClosureRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    verified: VerifiedFigures
+
+
+class HoldRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
+    review_date: date
+
+
+class CancelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 class Checklist(BaseModel):
@@ -101,9 +130,15 @@ def _http_error(error: ApplicationError) -> HTTPException:
     summary="Submit the next gate",
 )
 async def submit_gate(
-    measure_id: int, body: SubmitGate, temporal: TemporalDep, idempotency_key: IdempotencyKey = None
+    measure_id: int,
+    person: CurrentPerson,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> GateView:
-    return await _update(temporal, measure_id, MeasureWorkflow.submit_gate, body, idempotency_key)
+    message = SubmitGate(by=person.id or 0)
+    return await _update(
+        temporal, measure_id, MeasureWorkflow.submit_gate, message, idempotency_key
+    )
 
 
 @router.post(
@@ -113,9 +148,16 @@ async def submit_gate(
     summary="Approve or reject the open gate",
 )
 async def decide_gate(
-    measure_id: int, body: Decide, temporal: TemporalDep, idempotency_key: IdempotencyKey = None
+    measure_id: int,
+    body: DecisionRequest,
+    person: CurrentPerson,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> LifecycleView:
-    return await _update(temporal, measure_id, MeasureWorkflow.decide_gate, body, idempotency_key)
+    message = Decide(by=person.id or 0, approve=body.approve, comment=body.comment)
+    return await _update(
+        temporal, measure_id, MeasureWorkflow.decide_gate, message, idempotency_key
+    )
 
 
 @router.post(
@@ -126,12 +168,14 @@ async def decide_gate(
 )
 async def confirm_closure(
     measure_id: int,
-    body: ConfirmClosure,
+    body: ClosureRequest,
+    person: CurrentPerson,
     temporal: TemporalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> LifecycleView:
+    message = ConfirmClosure(by=person.id or 0, verified=body.verified)
     return await _update(
-        temporal, measure_id, MeasureWorkflow.confirm_closure, body, idempotency_key
+        temporal, measure_id, MeasureWorkflow.confirm_closure, message, idempotency_key
     )
 
 
@@ -139,27 +183,43 @@ async def confirm_closure(
     "/hold", response_model=LifecycleView, responses=ERRORS, summary="Put the measure on hold"
 )
 async def put_on_hold(
-    measure_id: int, body: PutOnHold, temporal: TemporalDep, idempotency_key: IdempotencyKey = None
+    measure_id: int,
+    body: HoldRequest,
+    person: CurrentPerson,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> LifecycleView:
-    return await _update(temporal, measure_id, MeasureWorkflow.put_on_hold, body, idempotency_key)
+    message = PutOnHold(by=person.id or 0, reason=body.reason, review_date=body.review_date)
+    return await _update(
+        temporal, measure_id, MeasureWorkflow.put_on_hold, message, idempotency_key
+    )
 
 
 @router.post(
     "/resume", response_model=LifecycleView, responses=ERRORS, summary="Resume a measure on hold"
 )
 async def resume(
-    measure_id: int, body: Resume, temporal: TemporalDep, idempotency_key: IdempotencyKey = None
+    measure_id: int,
+    person: CurrentPerson,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> LifecycleView:
-    return await _update(temporal, measure_id, MeasureWorkflow.resume, body, idempotency_key)
+    message = Resume(by=person.id or 0)
+    return await _update(temporal, measure_id, MeasureWorkflow.resume, message, idempotency_key)
 
 
 @router.post(
     "/cancel", response_model=LifecycleView, responses=ERRORS, summary="Cancel the measure (final)"
 )
 async def cancel(
-    measure_id: int, body: Cancel, temporal: TemporalDep, idempotency_key: IdempotencyKey = None
+    measure_id: int,
+    body: CancelRequest,
+    person: CurrentPerson,
+    temporal: TemporalDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> LifecycleView:
-    return await _update(temporal, measure_id, MeasureWorkflow.cancel, body, idempotency_key)
+    message = Cancel(by=person.id or 0, reason=body.reason)
+    return await _update(temporal, measure_id, MeasureWorkflow.cancel, message, idempotency_key)
 
 
 @router.get(
@@ -168,7 +228,9 @@ async def cancel(
     responses=ERRORS,
     summary="Stage, open gate and hold, as the workflow sees them",
 )
-async def lifecycle_view(measure_id: int, temporal: TemporalDep) -> LifecycleView:
+async def lifecycle_view(
+    measure_id: int, person: CurrentPerson, temporal: TemporalDep
+) -> LifecycleView:
     handle = temporal.get_workflow_handle_for(MeasureWorkflow.run, workflow_id_for(measure_id))
     with _lifecycle_of(measure_id):
         return await handle.query(MeasureWorkflow.view)
@@ -180,7 +242,7 @@ async def lifecycle_view(measure_id: int, temporal: TemporalDep) -> LifecycleVie
     responses=ERRORS,
     summary="What is missing for the next gate",
 )
-async def checklist(measure_id: int, session: SessionDep) -> Checklist:
+async def checklist(measure_id: int, person: CurrentPerson, session: SessionDep) -> Checklist:
     measure = await snapshot.load(session, measure_id=measure_id)
     policy = await policies.current(session, portfolio_id=measure.portfolio_id)
     target = next_stage(measure.stage)

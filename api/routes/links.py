@@ -14,9 +14,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from limits import RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
 from pydantic import ValidationError
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
@@ -24,6 +21,7 @@ from temporalio.service import RPCError
 
 from api.csrf import FormGuard
 from api.deps import SessionsDep, TemporalDep
+from api.limits import FailureLimiter
 from api.templating import templates
 from models.closure import VerifiedFigure, VerifiedFigures
 from models.columns import utcnow
@@ -68,20 +66,6 @@ PROBLEMS = {
         "Nothing was changed. Open the measure in ValueGate to see where it stands.",
     ),
 }
-
-
-class BadTokenLimiter:
-    """Counts unknown tokens per client; too many in a minute and the client is turned away."""
-
-    def __init__(self, per_minute: int) -> None:
-        self._item = RateLimitItemPerMinute(per_minute)
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
-
-    async def exhausted(self, client: str) -> bool:
-        return not await self._limiter.test(self._item, client)
-
-    async def hit(self, client: str) -> None:
-        await self._limiter.hit(self._item, client)
 
 
 @dataclass
@@ -182,7 +166,7 @@ async def _usable(
     """The page's context when the link can act; otherwise the page saying why not. Unknown
     tokens count against the client; a post on a spent link is recorded."""
     client = _client(request)
-    limiter: BadTokenLimiter = request.app.state.link_limiter
+    limiter: FailureLimiter = request.app.state.link_limiter
     if await limiter.exhausted(client):
         return _too_many(request)
     link, context, state = await _load(sessions, token)

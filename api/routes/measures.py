@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 
+from api.auth import CurrentPerson
 from api.deps import SessionDep, SessionsDep, SettingsDep, TemporalDep
 from models.audit import Actor, Channel
 from models.measure import MeasureCreate, MeasurePublic
@@ -14,8 +15,6 @@ from services import lifecycle, measures
 from services.db import transaction
 
 router = APIRouter(prefix="/api/measures", tags=["measures"])
-
-API_ACTOR = Actor(label="api", channel=Channel.API)
 
 
 @router.post(
@@ -27,6 +26,7 @@ API_ACTOR = Actor(label="api", channel=Channel.API)
 )
 async def create_measure(
     data: MeasureCreate,
+    person: CurrentPerson,
     sessions: SessionsDep,
     temporal: TemporalDep,
     settings: SettingsDep,
@@ -38,7 +38,10 @@ async def create_measure(
 ) -> MeasurePublic:
     async with transaction(sessions) as session:
         measure, created = await measures.create(
-            session, data=data, actor=API_ACTOR, idempotency_key=idempotency_key
+            session,
+            data=data,
+            actor=Actor(person_id=person.id, label=f"person:{person.id}", channel=Channel.API),
+            idempotency_key=idempotency_key,
         )
         facts = await measures.facts(session, measure=measure, today=date.today())
     try:
@@ -58,6 +61,7 @@ async def create_measure(
 
 @router.get("", response_model=list[MeasurePublic], summary="List measures, newest first")
 async def list_measures(
+    person: CurrentPerson,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -70,7 +74,9 @@ async def list_measures(
 
 
 @router.get("/{measure_id}", response_model=MeasurePublic, summary="One measure")
-async def read_measure(measure_id: int, session: SessionDep) -> MeasurePublic:
+async def read_measure(
+    measure_id: int, person: CurrentPerson, session: SessionDep
+) -> MeasurePublic:
     measure = await measures.get(session, measure_id=measure_id)
     return measures.public(
         measure, await measures.facts(session, measure=measure, today=date.today())

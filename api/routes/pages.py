@@ -7,6 +7,7 @@ from datetime import date
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from api.auth import PageViewer
 from api.deps import SessionDep, SettingsDep
 from api.templating import templates
 from models.measure import workflow_id_for
@@ -16,7 +17,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/measures", response_class=HTMLResponse)
-async def measure_list(request: Request, session: SessionDep) -> HTMLResponse:
+async def measure_list(request: Request, viewer: PageViewer, session: SessionDep) -> HTMLResponse:
     today = date.today()
     rows = [
         (m, await measures.facts(session, measure=m, today=today))
@@ -27,7 +28,11 @@ async def measure_list(request: Request, session: SessionDep) -> HTMLResponse:
 
 @router.get("/measures/{measure_id}", response_class=HTMLResponse)
 async def measure_page(
-    request: Request, measure_id: int, session: SessionDep, settings: SettingsDep
+    request: Request,
+    measure_id: int,
+    viewer: PageViewer,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> HTMLResponse:
     measure = await measures.get(session, measure_id=measure_id)
     facts = await measures.facts(session, measure=measure, today=date.today())

@@ -1,0 +1,75 @@
+"""Who is asking: a personal API token (`Authorization: Bearer …`) or a signed-in browser
+session (cookie). A request on a session that would change something must also carry the
+session's CSRF value and must not come from another site."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+
+from api.csrf import FormGuard
+from api.deps import SessionsDep
+from models.people import Person
+from services import accounts
+
+SESSION_COOKIE = "vg_session"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+async def current_person(request: Request, sessions: SessionsDep) -> Person:
+    """The signed-in person; 401 when nobody is, 403 for a cross-site or CSRF-less change."""
+    # A session of its own, closed before the route runs: the route may wait on the lifecycle,
+    # whose activities need the database too (SQLite has one connection per process).
+    authorization = request.headers.get("authorization", "")
+    scheme, _, credential = authorization.partition(" ")
+    async with sessions() as session:
+        if scheme.lower() == "bearer" and credential:
+            person = await accounts.token_person(session, credential.strip())
+            if person is None:
+                raise HTTPException(401, "the API token is unknown or revoked", CHALLENGE)
+            return person
+        cookie = request.cookies.get(SESSION_COOKIE)
+        person = await accounts.session_person(session, cookie) if cookie else None
+    if person is None or cookie is None:
+        raise HTTPException(
+            401,
+            "sign in, or send a personal API token as 'Authorization: Bearer <token>'",
+            CHALLENGE,
+        )
+    if request.method not in SAFE_METHODS:
+        guard: FormGuard = request.app.state.form_guard
+        sent = request.headers.get("x-csrf-token")
+        if sent is None and "form" in request.headers.get("content-type", ""):
+            sent = str((await request.form()).get("csrf", ""))
+        if (why := guard.session_problem(request, cookie, sent)) is not None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, why)
+    return person
+
+
+async def current_admin(person: Annotated[Person, Depends(current_person)]) -> Person:
+    if not person.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only an admin may do this")
+    return person
+
+
+class SignInRequired(Exception):
+    """A page was asked for by nobody signed in: the app answers with the sign-in page."""
+
+
+async def page_viewer(request: Request, sessions: SessionsDep) -> Person:
+    """The signed-in person looking at a page; otherwise off to the sign-in page."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    async with sessions() as session:
+        person = await accounts.session_person(session, cookie) if cookie else None
+    if person is None or cookie is None:
+        raise SignInRequired
+    request.state.viewer = person
+    request.state.csrf = request.app.state.form_guard.session_value(cookie)
+    return person
+
+
+CurrentPerson = Annotated[Person, Depends(current_person)]
+PageViewer = Annotated[Person, Depends(page_viewer)]
+CurrentAdmin = Annotated[Person, Depends(current_admin)]

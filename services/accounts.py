@@ -1,0 +1,160 @@
+"""Who is signed in: passwords (argon2 through pwdlib), browser sessions and API tokens.
+
+Tokens are 256 random bits; the database keeps their SHA-256 only. A deactivated person's
+sessions and tokens stop working at once, because every request looks the person up.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pwdlib import PasswordHash
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.accounts import ApiToken, WebSession
+from models.audit import Actor, Channel
+from models.columns import utcnow
+from models.people import Person
+from notifications.links import new_token, token_hash
+from services import audit
+from services.db import transaction
+
+SESSION_LIFETIME = timedelta(hours=12)
+_hasher = PasswordHash.recommended()
+# Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("no such person")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+async def check_password(session: AsyncSession, *, email: str, password: str) -> Person | None:
+    """The active person with this email and password, or None."""
+    person = (
+        await session.exec(select(Person).where(Person.email == email.strip().lower()))
+    ).first()
+    stored = person.password_hash if person and person.password_hash else _DUMMY_HASH
+    valid = _hasher.verify(password, stored)
+    if person is None or not person.active or not person.password_hash or not valid:
+        return None
+    return person
+
+
+async def start_session(sessions: async_sessionmaker[AsyncSession], person: Person) -> str:
+    """A new browser session for `person`; the token for the cookie."""
+    token = new_token()
+    async with transaction(sessions) as session:
+        session.add(
+            WebSession(
+                token_hash=token_hash(token),
+                person_id=person.id or 0,
+                expires_at=utcnow() + SESSION_LIFETIME,
+            )
+        )
+        await audit.record(
+            session,
+            actor=_actor(person, Channel.PAGE),
+            entity_type="person",
+            entity_id=person.id or 0,
+            action="person.signed_in",
+        )
+    return token
+
+
+async def end_session(sessions: async_sessionmaker[AsyncSession], token: str) -> None:
+    async with transaction(sessions) as session:
+        await session.exec(
+            update(WebSession)
+            .where(col(WebSession.token_hash) == token_hash(token))
+            .values(ended_at=utcnow())
+        )
+
+
+async def session_person(session: AsyncSession, token: str) -> Person | None:
+    """The active person whose live browser session `token` is."""
+    row = (
+        await session.exec(select(WebSession).where(WebSession.token_hash == token_hash(token)))
+    ).first()
+    if row is None or row.ended_at is not None or row.expires_at <= utcnow():
+        return None
+    return await _active(session, row.person_id)
+
+
+async def issue_api_token(
+    sessions: async_sessionmaker[AsyncSession], person: Person, name: str
+) -> tuple[ApiToken, str]:
+    """A new personal API token; the row and the token (shown once)."""
+    token = new_token()
+    row = ApiToken(token_hash=token_hash(token), person_id=person.id or 0, name=name)
+    async with transaction(sessions) as session:
+        session.add(row)
+        await session.flush()
+        await audit.record(
+            session,
+            actor=_actor(person, Channel.API),
+            entity_type="person",
+            entity_id=person.id or 0,
+            action="api_token.issued",
+            after={"token_id": row.id, "name": name},
+        )
+    return row, token
+
+
+async def token_person(session: AsyncSession, token: str) -> Person | None:
+    """The active person an unrevoked API token belongs to."""
+    row = (
+        await session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
+    ).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    return await _active(session, row.person_id)
+
+
+async def tokens_of(session: AsyncSession, person_id: int) -> list[ApiToken]:
+    return list(
+        (
+            await session.exec(
+                select(ApiToken).where(ApiToken.person_id == person_id).order_by(col(ApiToken.id))
+            )
+        ).all()
+    )
+
+
+async def revoke_api_token(
+    sessions: async_sessionmaker[AsyncSession], person: Person, token_id: int
+) -> bool:
+    """Revoke one of the person's own tokens; False when they have no such live token."""
+    async with transaction(sessions) as session:
+        result = await session.exec(
+            update(ApiToken)
+            .where(
+                col(ApiToken.id) == token_id,
+                col(ApiToken.person_id) == person.id,
+                col(ApiToken.revoked_at).is_(None),
+            )
+            .values(revoked_at=utcnow())
+        )
+        if result.rowcount != 1:
+            return False
+        await audit.record(
+            session,
+            actor=_actor(person, Channel.API),
+            entity_type="person",
+            entity_id=person.id or 0,
+            action="api_token.revoked",
+            after={"token_id": token_id},
+        )
+        return True
+
+
+async def _active(session: AsyncSession, person_id: int) -> Person | None:
+    person = await session.get(Person, person_id)
+    return person if person is not None and person.active else None
+
+
+def _actor(person: Person, channel: Channel) -> Actor:
+    return Actor(person_id=person.id, label=f"person:{person.id}", channel=channel)
