@@ -3,6 +3,10 @@ only as that person."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -215,3 +219,53 @@ async def test_admin_only_resources_refuse_others(
     method = "GET" if path == "/api/people" else "PUT"
     answer = await client.request(method, path, headers=headers, json={})
     assert answer.status_code == 403
+
+
+def _add_admin(settings: Settings, password: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "valuegate",
+            "add-admin",
+            "--email",
+            "First.Admin@acme.example",
+            "--name",
+            "First Admin",
+        ],
+        input=f"{password}\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "VALUEGATE_DATABASE_URL": settings.database_url},
+        check=False,
+    )
+
+
+async def test_a_new_installation_gets_its_first_admin_from_the_command_line(
+    browser: httpx.AsyncClient, settings: Settings
+) -> None:
+    short = _add_admin(settings, "short")
+    added = _add_admin(settings, READER_PASSWORD)
+    again = _add_admin(settings, READER_PASSWORD)
+
+    assert short.returncode == 1 and "12 characters" in short.stdout
+    assert added.returncode == 0, added.stderr
+    assert again.returncode == 1 and "already has the email" in again.stdout
+    signed_in = await sign_in(browser, "first.admin@acme.example", READER_PASSWORD)
+    assert signed_in.status_code == 303
+
+
+async def test_a_token_from_the_command_line_acts_as_its_person(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    await _person(sessions, "sid.script@acme.example")
+    command = [sys.executable, "-m", "valuegate", "api-token", "--email", "sid.script@acme.example"]
+    env = {**os.environ, "VALUEGATE_DATABASE_URL": settings.database_url}
+    printed = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    unknown = subprocess.run(
+        [*command[:-1], "nobody@acme.example"], capture_output=True, text=True, env=env
+    )
+
+    me = await client.get("/api/me", headers={"Authorization": f"Bearer {printed.stdout.strip()}"})
+    assert me.json()["email"] == "sid.script@acme.example"
+    assert unknown.returncode == 1 and "no active person" in unknown.stderr

@@ -1,4 +1,5 @@
-"""The `valuegate` command: dev, api, worker, migrate, seed, audit-verify."""
+"""The `valuegate` command: dev, api, worker, migrate, seed, add-admin, api-token,
+audit-verify."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from datetime import date
 from pathlib import Path
 
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 
 from valuegate.settings import Environment, Settings, get_settings
+
+MIN_PASSWORD_LENGTH = 12
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
     catcher.add_argument("--dir", type=Path, default=Path(".valuegate/mail"))
 
     commands.add_parser("seed", help="load the demo portfolio into an empty database")
+    admin = commands.add_parser(
+        "add-admin", help="add an admin who signs in with a password (read from stdin)"
+    )
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", required=True)
+
+    token = commands.add_parser("api-token", help="print a new personal API token for a person")
+    token.add_argument("--email", required=True)
+    token.add_argument("--name", default="command line", help="what the token is for")
+
     commands.add_parser("audit-verify", help="check the audit trail's hash chain")
     return parser
 
@@ -104,6 +118,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "seed":
         return asyncio.run(_seed(settings))
+    if args.command == "add-admin":
+        return asyncio.run(_add_admin(settings, args.email, args.name))
+    if args.command == "api-token":
+        return asyncio.run(_api_token(settings, args.email, args.name))
     if args.command == "audit-verify":
         return asyncio.run(_audit_verify(settings))
     raise AssertionError(args.command)
@@ -134,6 +152,72 @@ async def _seed(settings: Settings) -> int:
         return 0
     finally:
         await engine.dispose()
+
+
+async def _add_admin(settings: Settings, email: str, name: str) -> int:
+    """The first admin of a new installation (every later person is added through the API)."""
+    from getpass import getpass
+
+    from models.audit import Actor, Channel
+    from models.people import Person
+    from services import accounts, audit
+    from services.db import create_engine, session_factory, transaction
+
+    password = getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+    if len(password) < MIN_PASSWORD_LENGTH:
+        print(f"valuegate add-admin: the password needs {MIN_PASSWORD_LENGTH} characters or more")
+        return 1
+    engine = create_engine(settings.database_url)
+    try:
+        async with transaction(session_factory(engine)) as session:
+            person = Person(
+                email=email.strip().lower(),
+                name=name,
+                is_admin=True,
+                password_hash=accounts.hash_password(password),
+            )
+            session.add(person)
+            await session.flush()
+            await audit.record(
+                session,
+                actor=Actor(label="valuegate add-admin", channel=Channel.CLI),
+                entity_type="person",
+                entity_id=person.id or 0,
+                action="person.created",
+                after={"email": person.email, "name": name, "is_admin": True},
+            )
+    except IntegrityError:
+        print(f"valuegate add-admin: someone already has the email {email}")
+        return 1
+    finally:
+        await engine.dispose()
+    print(f"valuegate add-admin: {name} <{email}> can sign in as an admin")
+    return 0
+
+
+async def _api_token(settings: Settings, email: str, name: str) -> int:
+    """A personal API token for scripts, issued by whoever runs the server."""
+    from sqlmodel import select
+
+    from models.people import Person
+    from services import accounts
+    from services.db import create_engine, session_factory
+
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    try:
+        async with sessions() as session:
+            person = (
+                await session.exec(select(Person).where(Person.email == email.strip().lower()))
+            ).first()
+        if person is None or not person.active:
+            print(f"valuegate api-token: no active person with the email {email}", file=sys.stderr)
+            return 1
+        _, token = await accounts.issue_api_token(sessions, person, name)
+    finally:
+        await engine.dispose()
+    print(token)
+    return 0
 
 
 async def _audit_verify(settings: Settings) -> int:
