@@ -84,7 +84,7 @@ class Checklist(BaseModel):
     unmet: list[UnmetCriterion]
 
 
-async def _update(
+async def run_update(
     temporal: TemporalDep, measure_id: int, update: Any, message: BaseModel, key: str | None
 ) -> Any:
     handle = temporal.get_workflow_handle_for(MeasureWorkflow.run, workflow_id_for(measure_id))
@@ -136,7 +136,7 @@ async def submit_gate(
     idempotency_key: IdempotencyKey = None,
 ) -> GateView:
     message = SubmitGate(by=person.id or 0)
-    return await _update(
+    return await run_update(
         temporal, measure_id, MeasureWorkflow.submit_gate, message, idempotency_key
     )
 
@@ -155,7 +155,7 @@ async def decide_gate(
     idempotency_key: IdempotencyKey = None,
 ) -> LifecycleView:
     message = Decide(by=person.id or 0, approve=body.approve, comment=body.comment)
-    return await _update(
+    return await run_update(
         temporal, measure_id, MeasureWorkflow.decide_gate, message, idempotency_key
     )
 
@@ -174,7 +174,7 @@ async def confirm_closure(
     idempotency_key: IdempotencyKey = None,
 ) -> LifecycleView:
     message = ConfirmClosure(by=person.id or 0, verified=body.verified)
-    return await _update(
+    return await run_update(
         temporal, measure_id, MeasureWorkflow.confirm_closure, message, idempotency_key
     )
 
@@ -190,7 +190,7 @@ async def put_on_hold(
     idempotency_key: IdempotencyKey = None,
 ) -> LifecycleView:
     message = PutOnHold(by=person.id or 0, reason=body.reason, review_date=body.review_date)
-    return await _update(
+    return await run_update(
         temporal, measure_id, MeasureWorkflow.put_on_hold, message, idempotency_key
     )
 
@@ -205,7 +205,7 @@ async def resume(
     idempotency_key: IdempotencyKey = None,
 ) -> LifecycleView:
     message = Resume(by=person.id or 0)
-    return await _update(temporal, measure_id, MeasureWorkflow.resume, message, idempotency_key)
+    return await run_update(temporal, measure_id, MeasureWorkflow.resume, message, idempotency_key)
 
 
 @router.post(
@@ -219,7 +219,7 @@ async def cancel(
     idempotency_key: IdempotencyKey = None,
 ) -> LifecycleView:
     message = Cancel(by=person.id or 0, reason=body.reason)
-    return await _update(temporal, measure_id, MeasureWorkflow.cancel, message, idempotency_key)
+    return await run_update(temporal, measure_id, MeasureWorkflow.cancel, message, idempotency_key)
 
 
 @router.get(

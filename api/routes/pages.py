@@ -1,19 +1,33 @@
-"""Server-rendered pages for people: the measure list and a measure's page."""
+"""Server-rendered pages for people: the measure list and a measure's page, with the lifecycle
+actions the viewer may take."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any, Literal
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.auth import PageViewer
-from api.deps import SessionDep, SettingsDep
+from api.auth import SESSION_COOKIE, PageViewer
+from api.csrf import FormGuard
+from api.deps import SessionDep, SessionsDep, SettingsDep, TemporalDep
+from api.routes.lifecycle import run_update
 from api.templating import templates
 from models.measure import workflow_id_for
-from services import measures
+from models.money import Scenario
+from models.people import Person
+from models.stages import GATE_ORDER
+from services import briefing, measure_view, measures
+from valuegate.settings import Settings
+from workflows.contracts import Cancel, Decide, PutOnHold, Resume, SubmitGate
+from workflows.measure import MeasureWorkflow
 
 router = APIRouter(include_in_schema=False)
+
+Action = Literal["submit", "approve", "reject", "hold", "resume", "cancel"]
 
 
 @router.get("/measures", response_class=HTMLResponse)
@@ -34,8 +48,82 @@ async def measure_page(
     session: SessionDep,
     settings: SettingsDep,
 ) -> HTMLResponse:
-    measure = await measures.get(session, measure_id=measure_id)
-    facts = await measures.facts(session, measure=measure, today=date.today())
+    return await _page(request, session, measure_id, viewer, settings)
+
+
+@router.post("/measures/{measure_id}/lifecycle/{action}", response_model=None)
+async def act(
+    request: Request,
+    measure_id: int,
+    action: Action,
+    viewer: PageViewer,
+    sessions: SessionsDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> Response:
+    """Take a lifecycle action from the measure's page, as the signed-in person."""
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    guard: FormGuard = request.app.state.form_guard
+    problem = guard.session_problem(
+        request, request.cookies.get(SESSION_COOKIE, ""), form.get("csrf")
+    )
+    status = 403
+    if problem is None:
+        try:
+            update, message = _message(action, viewer.id or 0, form)
+            await run_update(temporal, measure_id, update, message, None)
+            return RedirectResponse(f"/measures/{measure_id}", status_code=303)
+        except ValidationError as error:
+            problem, status = "; ".join(_plain(e) for e in error.errors()), 422
+        except HTTPException as error:
+            problem, status = _said(error.detail), error.status_code
+    async with sessions() as session:
+        return await _page(request, session, measure_id, viewer, settings, problem, status, form)
+
+
+def _message(action: Action, by: int, form: dict[str, str]) -> tuple[Any, BaseModel]:
+    comment = form.get("comment", "").strip()
+    if action == "submit":
+        return MeasureWorkflow.submit_gate, SubmitGate(by=by)
+    if action in ("approve", "reject"):
+        return MeasureWorkflow.decide_gate, Decide(
+            by=by, approve=action == "approve", comment=comment
+        )
+    if action == "hold":
+        return MeasureWorkflow.put_on_hold, PutOnHold.model_validate(
+            {"by": by, "reason": form.get("reason", ""), "review_date": form.get("review_date")}
+        )
+    if action == "resume":
+        return MeasureWorkflow.resume, Resume(by=by)
+    return MeasureWorkflow.cancel, Cancel(by=by, reason=form.get("reason", ""))
+
+
+def _plain(error: Any) -> str:
+    field = ".".join(str(part) for part in error["loc"])
+    return f"{field.replace('_', ' ')}: {error['msg']}"
+
+
+def _said(detail: Any) -> str:
+    """What the lifecycle's refusal says, as one sentence and a list."""
+    if isinstance(detail, dict):
+        unmet = [u["message"] for u in detail.get("unmet_criteria", [])]
+        return str(detail.get("message", "")) + (": " + "; ".join(unmet) if unmet else "")
+    return str(detail)
+
+
+async def _page(
+    request: Request,
+    session: AsyncSession,
+    measure_id: int,
+    viewer: Person,
+    settings: Settings,
+    error: str | None = None,
+    status: int = 200,
+    entered: dict[str, str] | None = None,
+) -> HTMLResponse:
+    view = await measure_view.load(session, measure_id=measure_id)
+    about = await briefing.load(session, measure_id=measure_id)
+    facts = await measures.facts(session, measure=view.measure, today=date.today())
     ui = str(settings.temporal_ui_url).rstrip("/")
     workflow_url = (
         f"{ui}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id_for(measure_id)}"
@@ -43,5 +131,20 @@ async def measure_page(
     return templates.TemplateResponse(
         request,
         "measure.html",
-        {"measure": measure, "facts": facts, "workflow_url": workflow_url},
+        {
+            "measure": view.measure,
+            "view": view,
+            "about": about,
+            "facts": facts,
+            "workflow_url": workflow_url,
+            "actions": view.actions_for(viewer.id or 0),
+            "stages": GATE_ORDER,
+            "reached": GATE_ORDER.index(view.measure.stage)
+            if view.measure.stage in GATE_ORDER
+            else -1,
+            "Scenario": Scenario,
+            "error": error,
+            "entered": entered or {},
+        },
+        status_code=status,
     )

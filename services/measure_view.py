@@ -1,0 +1,132 @@
+"""Everything a measure's page shows besides its figures: people, gates with their decisions,
+what the open gate still waits for, and the audit history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.audit import AuditEvent
+from models.gates import Gate, GateDecisionRecord, GateStatus, SteeringMember
+from models.measure import Measure
+from models.people import Person
+from models.policy import Role
+from models.stages import TERMINAL_STAGES, Stage
+from services import measures
+
+HISTORY_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class GateRow:
+    gate: Gate
+    decisions: list[tuple[GateDecisionRecord, str]]  # with the decider's name
+
+    @property
+    def pending(self) -> list[Role]:
+        decided = {record.role for record, _ in self.decisions}
+        return [Role(r) for r in self.gate.required if Role(r) not in decided]
+
+
+@dataclass(frozen=True)
+class MeasureView:
+    measure: Measure
+    names: dict[int, str]  # person id → name, for everyone the page mentions
+    steering: list[int]
+    gates: list[GateRow]  # newest first
+    history: list[AuditEvent]  # newest first
+
+    @property
+    def open_gate(self) -> GateRow | None:
+        return next((g for g in self.gates if g.gate.status is GateStatus.OPEN), None)
+
+    def roles_of(self, person_id: int) -> set[Role]:
+        m = self.measure
+        held = {
+            Role.OWNER: m.owner_id,
+            Role.SPONSOR: m.sponsor_id,
+            Role.CONTROLLER: m.controller_id,
+        }
+        roles = {role for role, holder in held.items() if holder == person_id}
+        if person_id in self.steering:
+            roles.add(Role.STEERING_COMMITTEE)
+        return roles
+
+    def actions_for(self, person_id: int) -> list[str]:
+        """The lifecycle actions this person may try from the page (the workflow decides)."""
+        stage, roles, gate = self.measure.stage, self.roles_of(person_id), self.open_gate
+        if stage in TERMINAL_STAGES:
+            return []
+        actions: list[str] = []
+        if stage is Stage.ON_HOLD:
+            return ["resume", "cancel"] if roles & {Role.OWNER, Role.SPONSOR} else []
+        if gate is None and Role.OWNER in roles:
+            actions.append("submit")
+        if (
+            gate is not None
+            and gate.gate.target is not Stage.CLOSED
+            and person_id != gate.gate.submitted_by
+            and roles & set(gate.pending)
+        ):
+            actions += ["approve", "reject"]
+        if roles & {Role.OWNER, Role.SPONSOR}:
+            actions += ["hold", "cancel"]
+        return actions
+
+
+async def load(session: AsyncSession, *, measure_id: int) -> MeasureView:
+    measure = await measures.get(session, measure_id=measure_id)
+    portfolio_id = await measures.portfolio_of(session, package_id=measure.package_id)
+    steering = list(
+        (
+            await session.exec(
+                select(SteeringMember.person_id).where(SteeringMember.portfolio_id == portfolio_id)
+            )
+        ).all()
+    )
+    gates = list(
+        (
+            await session.exec(
+                select(Gate).where(Gate.measure_id == measure_id).order_by(col(Gate.round).desc())
+            )
+        ).all()
+    )
+    records = (
+        await session.exec(
+            select(GateDecisionRecord)
+            .where(col(GateDecisionRecord.gate_id).in_([g.id for g in gates]))
+            .order_by(col(GateDecisionRecord.decided_at))
+        )
+    ).all()
+    history = list(
+        (
+            await session.exec(
+                select(AuditEvent)
+                .where(AuditEvent.entity_type == "measure", AuditEvent.entity_id == str(measure_id))
+                .order_by(col(AuditEvent.id).desc())
+                .limit(HISTORY_SHOWN)
+            )
+        ).all()
+    )
+    mentioned = {measure.owner_id, measure.sponsor_id, measure.controller_id}
+    mentioned |= {r.person_id for r in records} | {g.submitted_by for g in gates}
+    mentioned |= {e.actor_id for e in history}
+    people = (
+        await session.exec(select(Person).where(col(Person.id).in_([i for i in mentioned if i])))
+    ).all()
+    names = {p.id or 0: p.name for p in people}
+    return MeasureView(
+        measure=measure,
+        names=names,
+        steering=steering,
+        gates=[
+            GateRow(
+                gate=g,
+                decisions=[(r, names.get(r.person_id, "?")) for r in records if r.gate_id == g.id],
+            )
+            for g in gates
+        ],
+        history=history,
+    )

@@ -1,0 +1,124 @@
+"""A measure's page: who is who, what the next gate lacks, the gates and history, and the
+lifecycle actions the signed-in person may take, right there."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.testing import WorkflowEnvironment
+
+from models.people import Person
+from models.stages import Stage
+from services import accounts
+from services.db import transaction
+from tests.conftest import READER_PASSWORD
+from tests.factories import Org, make_org, measure_payload
+from tests.lifecycle_helpers import db_stage, start_measure
+from tests.link_helpers import PUBLIC, sign_in
+from valuegate.settings import Settings
+
+pytestmark = pytest.mark.usefixtures("worker")
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+async def _with_passwords(sessions: async_sessionmaker[AsyncSession], org: Org) -> None:
+    async with transaction(sessions) as session:
+        for person_id in (org.owner_id, org.sponsor_id, org.controller_id):
+            person = await session.get(Person, person_id)
+            assert person is not None
+            person.password_hash = accounts.hash_password(READER_PASSWORD)
+            session.add(person)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def second_browser(browser: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+    """Another person's browser on the same app."""
+    async with httpx.AsyncClient(transport=browser._transport, base_url=PUBLIC) as other:
+        yield other
+
+
+async def _act(
+    http: httpx.AsyncClient, measure_id: int, action: str, **fields: str
+) -> httpx.Response:
+    page = await http.get(f"/measures/{measure_id}")
+    found = _CSRF.search(page.text)
+    assert found, page.text
+    return await http.post(
+        f"/measures/{measure_id}/lifecycle/{action}", data={"csrf": found.group(1), **fields}
+    )
+
+
+async def test_the_owner_submits_and_the_sponsor_decides_from_the_page(
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    second_browser: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+) -> None:
+    api, org = await start_measure(sessions, temporal_env, settings, client)
+    await _with_passwords(sessions, org)
+    await sign_in(browser, "olivia.owner@acme.example", READER_PASSWORD)
+    await sign_in(second_browser, "sam.sponsor@acme.example", READER_PASSWORD)
+
+    before = await browser.get(f"/measures/{api.measure_id}")
+    assert "Every criterion is met" in before.text
+    assert "Submit the gate to Identified" in before.text and "Approve" not in before.text
+    assert "Olivia Owner" in before.text and "Cleo Controller" in before.text
+
+    submitted = await _act(browser, api.measure_id, "submit")
+    assert submitted.status_code == 303
+    waiting = await second_browser.get(f"/measures/{api.measure_id}")
+    assert "Open gate: to Identified (round 1)" in waiting.text
+    assert "waiting for sponsor" in waiting.text
+    assert ">Approve</button>" in waiting.text
+
+    no_comment = await _act(second_browser, api.measure_id, "reject", comment=" ")
+    assert no_comment.status_code == 422
+    assert "a rejection needs a comment" in no_comment.text
+    approved = await _act(second_browser, api.measure_id, "approve", comment="go ahead")
+
+    assert approved.status_code == 303
+    assert await db_stage(sessions, api.measure_id) is Stage.IDENTIFIED
+    after = await browser.get(f"/measures/{api.measure_id}")
+    assert "Sam Sponsor (sponsor) approved" in after.text and "“go ahead”" in after.text
+    assert 'class="current">Identified</li>' in after.text
+    assert "lifecycle.gate_decided" in after.text  # the history
+
+
+async def test_a_page_action_needs_the_session_csrf_value(
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+) -> None:
+    api, org = await start_measure(sessions, temporal_env, settings, client)
+    await _with_passwords(sessions, org)
+    await sign_in(browser, "olivia.owner@acme.example", READER_PASSWORD)
+
+    forged = await browser.post(f"/measures/{api.measure_id}/lifecycle/submit", data={})
+
+    assert forged.status_code == 403 and "CSRF" in forged.text
+    assert (await api.view())["gate"] is None
+
+
+async def test_the_page_lists_what_the_next_gate_still_lacks(
+    client: httpx.AsyncClient,
+    reader: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    org = await make_org(sessions)
+    created = (await client.post("/api/measures", json=measure_payload(org))).json()
+
+    page = await reader.get(f"/measures/{created['id']}")
+
+    assert "Next gate: Identified" in page.text
+    assert "✗ add at least one impact line with an estimated annual potential" in page.text
+    assert "What you can do" not in page.text  # the reader holds no role on it
