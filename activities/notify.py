@@ -10,11 +10,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
 from activities.names import NOTIFY, SEND_ASSIGNMENT_EMAIL
+from models.escalation import StepKind
 from models.gates import Gate
 from models.links import LinkAction
 from models.money import Scenario
 from models.people import Person
 from models.policy import Criterion, Role
+from models.stages import Stage
 from notifications.links import placeholder
 from notifications.notices import NoticeText, notice_text
 from notifications.render import RenderedEmail, render_email
@@ -94,7 +96,7 @@ class NotifyActivities:
                     action=action,
                     person_id=person.id or 0,
                 )
-                for action in LINK_ACTIONS.get(notice.kind, ())
+                for action in _link_actions(notice)
             ]
             key = f"{notice.key}/{person.id}"
             sent += await self._send(key, about, person, content, specs)
@@ -171,6 +173,17 @@ class NotifyActivities:
             ),
             measure_url=f"{self._public_url}/measures/{about.measure_id}",
         )
+
+
+def _link_actions(notice: Notice) -> tuple[LinkAction, ...]:
+    """The signed links the notice carries: requests do, and so does a reminder to the approver
+    (fresh links, bound to the same gate; whichever is used first decides)."""
+    if notice.kind in LINK_ACTIONS:
+        return LINK_ACTIONS[notice.kind]
+    if notice.step is not None and notice.step.kind is StepKind.APPROVAL_REMINDER:
+        closing = notice.gate_target is Stage.CLOSED
+        return LINK_ACTIONS[NoticeKind.CLOSURE_REQUEST if closing else NoticeKind.APPROVAL_REQUEST]
+    return ()
 
 
 def _figures(about: Briefing) -> list[tuple[str, str]]:

@@ -16,6 +16,7 @@ from models.gates import LifecycleEvent
 from models.stages import Stage
 from services import lifecycle, measures
 from tests.factories import add_steering_member, complete_measure, make_org
+from tests.link_helpers import links_in
 from tests.record_history import keep
 from tests.support import CapturingSmtp, terminated_after
 from valuegate.settings import Settings
@@ -72,13 +73,14 @@ async def test_pending_approval_is_reminded_escalated_and_stops_when_decided(
         await smtp.wait_for(2)  # the owner's welcome and the sponsor's approval request
 
         await env.sleep(2 * timedelta(days=1) + HOUR)
-        await smtp.wait_for(3)
+        reminder = (await smtp.wait_for(3))[-1]
         assert (
             _kinds(smtp)[
                 ("sam.sponsor@acme.example", "[ValueGate] Reminder: your decision is awaited")
             ]
             == 1
         )
+        assert set(links_in(reminder)) == {"Approve", "Reject"}  # decide from the reminder too
 
         await env.sleep(
             3 * timedelta(days=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.testing import WorkflowEnvironment
 
+from models.figures import Milestone
 from models.people import Person
 from models.stages import Stage
 from services import accounts
@@ -122,3 +124,40 @@ async def test_the_page_lists_what_the_next_gate_still_lacks(
     assert "Next gate: Identified" in page.text
     assert "✗ add at least one impact line with an estimated annual potential" in page.text
     assert "What you can do" not in page.text  # the reader holds no role on it
+
+
+async def test_my_work_shows_what_waits_for_each_person(
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    second_browser: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+) -> None:
+    api, org = await start_measure(sessions, temporal_env, settings, client, submitted=True)
+    await _with_passwords(sessions, org)
+    async with transaction(sessions) as session:
+        session.add(
+            Milestone(
+                measure_id=api.measure_id,
+                title="Contract notice given",
+                owner_id=org.owner_id,
+                planned_date=date.today() - timedelta(days=3),
+            )
+        )
+    await sign_in(browser, "olivia.owner@acme.example", READER_PASSWORD)
+    await sign_in(second_browser, "sam.sponsor@acme.example", READER_PASSWORD)
+
+    sponsor = await second_browser.get("/my-work")
+    owner = await browser.get("/my-work")
+
+    assert "Decisions waiting for you (1)" in sponsor.text
+    assert f"M-{api.measure_id} Decommission the legacy SAN" in sponsor.text
+    assert "to Identified (round 1)" in sponsor.text
+    assert "Decisions waiting for you (0)" in owner.text
+    assert "waiting for the gate&#39;s approvers" in owner.text
+    assert "Contract notice given" in owner.text and "overdue milestones (1)" in owner.text
+
+    assert (await api.decide(org.sponsor_id)).status_code == 200
+    assert "Decisions waiting for you (0)" in (await second_browser.get("/my-work")).text
+    assert "submit the gate to Detailed" in (await browser.get("/my-work")).text

@@ -20,7 +20,7 @@ from models.measure import workflow_id_for
 from models.money import Scenario
 from models.people import Person
 from models.stages import GATE_ORDER
-from services import briefing, measure_view, measures
+from services import briefing, measure_view, measures, my_work
 from valuegate.settings import Settings
 from workflows.contracts import Cancel, Decide, PutOnHold, Resume, SubmitGate
 from workflows.measure import MeasureWorkflow
@@ -38,6 +38,13 @@ async def measure_list(request: Request, viewer: PageViewer, session: SessionDep
         for m in await measures.list_all(session, limit=500)
     ]
     return templates.TemplateResponse(request, "measures.html", {"rows": rows})
+
+
+@router.get("/my-work", response_class=HTMLResponse)
+async def my_work_page(request: Request, viewer: PageViewer, session: SessionDep) -> HTMLResponse:
+    """Decisions waiting for the viewer, their measures' next steps, their overdue milestones."""
+    work = await my_work.load(session, person_id=viewer.id or 0, today=date.today())
+    return templates.TemplateResponse(request, "my_work.html", {"work": work})
 
 
 @router.get("/measures/{measure_id}", response_class=HTMLResponse)

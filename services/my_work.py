@@ -1,0 +1,125 @@
+"""What a person has to do: gates waiting for their decision, their measures' next steps, and
+their overdue milestones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.figures import Milestone
+from models.gates import Gate, GateDecisionRecord, GateStatus, SteeringMember
+from models.measure import Measure
+from models.organization import MeasurePackage, Program, Project
+from models.policy import Role
+from models.stages import TERMINAL_STAGES, Stage, next_stage
+
+
+@dataclass(frozen=True)
+class PendingDecision:
+    measure: Measure
+    gate: Gate
+    role: Role
+
+
+@dataclass(frozen=True)
+class OwnedMeasure:
+    measure: Measure
+    next_step: str
+
+
+@dataclass(frozen=True)
+class MyWork:
+    decisions: list[PendingDecision]
+    measures: list[OwnedMeasure]
+    overdue: list[tuple[Milestone, Measure]]
+
+
+async def load(session: AsyncSession, *, person_id: int, today: date) -> MyWork:
+    live = col(Measure.stage).notin_(TERMINAL_STAGES)
+    mine = (
+        await session.exec(
+            select(Measure)
+            .where(live)
+            .where(
+                or_(
+                    Measure.owner_id == person_id,
+                    Measure.sponsor_id == person_id,
+                    Measure.controller_id == person_id,
+                )
+            )
+            .order_by(col(Measure.id))
+        )
+    ).all()
+    steering_portfolios = set(
+        (
+            await session.exec(
+                select(SteeringMember.portfolio_id).where(SteeringMember.person_id == person_id)
+            )
+        ).all()
+    )
+    open_gates = (
+        await session.exec(
+            select(Gate, Measure, Program.portfolio_id)
+            .join(Measure, col(Measure.id) == Gate.measure_id)
+            .join(MeasurePackage, col(MeasurePackage.id) == Measure.package_id)
+            .join(Project, col(Project.id) == MeasurePackage.project_id)
+            .join(Program, col(Program.id) == Project.program_id)
+            .where(Gate.status == GateStatus.OPEN)
+            .order_by(col(Gate.submitted_at))
+        )
+    ).all()
+    decided = {
+        (gate_id, Role(role))
+        for gate_id, role in (
+            await session.exec(
+                select(GateDecisionRecord.gate_id, GateDecisionRecord.role).where(
+                    col(GateDecisionRecord.gate_id).in_([g.id for g, _, _ in open_gates])
+                )
+            )
+        ).all()
+    }
+    decisions = []
+    for gate, measure, portfolio_id in open_gates:
+        held = {
+            Role.SPONSOR: measure.sponsor_id == person_id,
+            Role.CONTROLLER: measure.controller_id == person_id,
+            Role.STEERING_COMMITTEE: portfolio_id in steering_portfolios,
+        }
+        for required in gate.required:
+            role = Role(required)
+            if held.get(role) and (gate.id, role) not in decided and gate.submitted_by != person_id:
+                decisions.append(PendingDecision(measure=measure, gate=gate, role=role))
+                break
+    gated = {g.measure_id for g, _, _ in open_gates}
+    owned = [
+        OwnedMeasure(measure=m, next_step=_next_step(m, m.id in gated))
+        for m in mine
+        if m.owner_id == person_id
+    ]
+    overdue = (
+        await session.exec(
+            select(Milestone, Measure)
+            .join(Measure, col(Measure.id) == Milestone.measure_id)
+            .where(
+                Milestone.owner_id == person_id,
+                col(Milestone.done_date).is_(None),
+                col(Milestone.waived_reason).is_(None),
+                col(Milestone.planned_date) < today,
+                live,
+            )
+            .order_by(col(Milestone.planned_date))
+        )
+    ).all()
+    return MyWork(decisions=decisions, measures=owned, overdue=list(overdue))
+
+
+def _next_step(measure: Measure, gate_open: bool) -> str:
+    if measure.stage is Stage.ON_HOLD:
+        return f"on hold until the review on {measure.hold_review_date}"
+    if gate_open:
+        return "waiting for the gate's approvers"
+    upcoming = next_stage(measure.stage)
+    return f"submit the gate to {upcoming.label}" if upcoming else "nothing"
