@@ -55,13 +55,7 @@ async def start_session(sessions: async_sessionmaker[AsyncSession], person: Pers
                 expires_at=utcnow() + SESSION_LIFETIME,
             )
         )
-        await audit.record(
-            session,
-            actor=_actor(person, Channel.PAGE),
-            entity_type="person",
-            entity_id=person.id or 0,
-            action="person.signed_in",
-        )
+        await _audit(session, person, Channel.PAGE, "person.signed_in")
     return token
 
 
@@ -93,13 +87,8 @@ async def issue_api_token(
     async with transaction(sessions) as session:
         session.add(row)
         await session.flush()
-        await audit.record(
-            session,
-            actor=_actor(person, Channel.API),
-            entity_type="person",
-            entity_id=person.id or 0,
-            action="api_token.issued",
-            after={"token_id": row.id, "name": name},
+        await _audit(
+            session, person, Channel.API, "api_token.issued", {"token_id": row.id, "name": name}
         )
     return row, token
 
@@ -140,14 +129,7 @@ async def revoke_api_token(
         )
         if result.rowcount != 1:
             return False
-        await audit.record(
-            session,
-            actor=_actor(person, Channel.API),
-            entity_type="person",
-            entity_id=person.id or 0,
-            action="api_token.revoked",
-            after={"token_id": token_id},
-        )
+        await _audit(session, person, Channel.API, "api_token.revoked", {"token_id": token_id})
         return True
 
 
@@ -156,5 +138,19 @@ async def _active(session: AsyncSession, person_id: int) -> Person | None:
     return person if person is not None and person.active else None
 
 
-def _actor(person: Person, channel: Channel) -> Actor:
-    return Actor(person_id=person.id, label=f"person:{person.id}", channel=channel)
+async def _audit(
+    session: AsyncSession,
+    person: Person,
+    channel: Channel,
+    action: str,
+    after: dict[str, object] | None = None,
+) -> None:
+    """An audit event about `person`'s own access, done by them."""
+    await audit.record(
+        session,
+        actor=Actor(person_id=person.id, label=f"person:{person.id}", channel=channel),
+        entity_type="person",
+        entity_id=person.id or 0,
+        action=action,
+        after=after,
+    )
