@@ -83,6 +83,7 @@ def create_app(
     app.include_router(measures.router)
     app.include_router(lifecycle.router)
     app.include_router(policies.router)
+    app.include_router(policies.managers)
     app.include_router(pages.router)
     app.include_router(mail.router)
     app.include_router(links.router)

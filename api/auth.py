@@ -11,7 +11,7 @@ from fastapi import Depends, HTTPException, Request, status
 from api.csrf import FormGuard
 from api.deps import SessionsDep
 from models.people import Person
-from services import accounts
+from services import access, accounts
 
 SESSION_COOKIE = "vg_session"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -68,6 +68,15 @@ async def page_viewer(request: Request, sessions: SessionsDep) -> Person:
     request.state.viewer = person
     request.state.csrf = request.app.state.form_guard.session_value(cookie)
     return person
+
+
+async def visible_measure(
+    measure_id: int, person: Annotated[Person, Depends(current_person)], sessions: SessionsDep
+) -> None:
+    """404 for a measure the person may not see, as for one that does not exist."""
+    async with sessions() as session:
+        if not await access.sees_measure(session, person, measure_id):
+            raise HTTPException(404, f"measure {measure_id} not found")
 
 
 CurrentPerson = Annotated[Person, Depends(current_person)]

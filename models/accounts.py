@@ -43,3 +43,12 @@ class ApiTokenPublic(SQLModel):
 
 class ApiTokenCreated(ApiTokenPublic):
     token: str  # shown once, at creation
+
+
+class PortfolioManager(SQLModel, table=True):
+    """A portfolio manager (PMO) sees the portfolio's measures and sets its gate policy."""
+
+    __tablename__ = "portfolio_manager"
+
+    portfolio_id: int = Field(foreign_key="portfolio.id", primary_key=True)
+    person_id: int = Field(foreign_key="person.id", primary_key=True)

@@ -1,6 +1,6 @@
 """Every table, imported once so the metadata is complete (migrations, tests)."""
 
-from models.accounts import ApiToken, WebSession
+from models.accounts import ApiToken, PortfolioManager, WebSession
 from models.audit import AuditEvent, AuditHead
 from models.base import metadata
 from models.figures import ImpactLine, Milestone, MonthlyValue
@@ -44,6 +44,7 @@ __all__ = [
     "OutboxEmail",
     "Person",
     "Portfolio",
+    "PortfolioManager",
     "Program",
     "Project",
     "SignedLink",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -94,10 +95,12 @@ async def get(session: AsyncSession, *, measure_id: int) -> Measure:
 
 
 async def list_all(
-    session: AsyncSession, *, limit: int = 200, offset: int = 0
+    session: AsyncSession, *, limit: int = 200, offset: int = 0, where: Any = None
 ) -> Sequence[Measure]:
-    """Measures, newest first."""
+    """Measures (those matching `where`, e.g. what a person may see), newest first."""
     query = select(Measure).order_by(col(Measure.id).desc()).offset(offset).limit(limit)
+    if where is not None:
+        query = query.where(where)
     return (await session.exec(query)).all()
 
 

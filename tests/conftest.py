@@ -200,12 +200,13 @@ READER_PASSWORD = "correct horse battery staple"
 async def reader(
     browser: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> httpx.AsyncClient:
-    """The browser, signed in through the sign-in form as a person with a password."""
+    """The browser, signed in through the sign-in form as an admin (who sees every measure)."""
     async with transaction(sessions) as session:
         person = Person(
             email=f"pia.reader.{uuid.uuid4().hex[:8]}@acme.example",
             name="Pia Reader",
             password_hash=accounts.hash_password(READER_PASSWORD),
+            is_admin=True,
         )
         session.add(person)
     answer = await sign_in(browser, person.email, READER_PASSWORD)

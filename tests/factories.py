@@ -44,8 +44,11 @@ class Org:
     owner_email: str
 
 
-async def make_org(sessions: async_sessionmaker[AsyncSession], currency: str = "EUR") -> Org:
-    """An organization with one portfolio > program > project > package and three people."""
+async def make_org(
+    sessions: async_sessionmaker[AsyncSession], currency: str = "EUR", tag: str = ""
+) -> Org:
+    """An organization with one portfolio > program > project > package and three people (whose
+    emails carry `tag`, so one test can make several organizations)."""
     async with transaction(sessions) as session:
         org = Organization(name="Acme IT", group_currency="EUR")
         session.add(org)
@@ -67,9 +70,9 @@ async def make_org(sessions: async_sessionmaker[AsyncSession], currency: str = "
         entity = LegalEntity(
             organization_id=org.id, code="AC-DE", name="Acme GmbH", currency=currency
         )
-        owner = Person(email="olivia.owner@acme.example", name="Olivia Owner")
-        sponsor = Person(email="sam.sponsor@acme.example", name="Sam Sponsor")
-        controller = Person(email="cleo.controller@acme.example", name="Cleo Controller")
+        owner = Person(email=f"olivia.owner{tag}@acme.example", name="Olivia Owner")
+        sponsor = Person(email=f"sam.sponsor{tag}@acme.example", name="Sam Sponsor")
+        controller = Person(email=f"cleo.controller{tag}@acme.example", name="Cleo Controller")
         session.add_all([package, unit, entity, owner, sponsor, controller])
         await session.flush()
     for person in (owner, sponsor, controller):

@@ -210,7 +210,7 @@ async def test_an_admin_cannot_lock_themselves_out(client: httpx.AsyncClient) ->
     assert answer.status_code == 422 and "cannot deactivate yourself" in answer.text
 
 
-@pytest.mark.parametrize("path", ["/api/people", "/api/portfolios/1/gate-policy"])
+@pytest.mark.parametrize("path", ["/api/people", "/api/portfolios/1/managers/1"])
 async def test_admin_only_resources_refuse_others(
     client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], path: str
 ) -> None:

@@ -12,13 +12,13 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, status
+from fastapi import APIRouter, Depends, Header, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import CurrentPerson
+from api.auth import CurrentPerson, visible_measure
 from api.deps import SessionDep, TemporalDep
 from models.closure import VerifiedFigures
 from models.criteria import UnmetCriterion, unmet_criteria
@@ -37,7 +37,11 @@ from workflows.contracts import (
 )
 from workflows.measure import CONFLICT, FIGURES, RULE, UNMET, MeasureWorkflow
 
-router = APIRouter(prefix="/api/measures/{measure_id}", tags=["lifecycle"])
+router = APIRouter(
+    prefix="/api/measures/{measure_id}",
+    tags=["lifecycle"],
+    dependencies=[Depends(visible_measure)],
+)
 
 IdempotencyKey = Annotated[
     str | None,

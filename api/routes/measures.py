@@ -6,12 +6,14 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from sqlalchemy.exc import NoResultFound
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.auth import CurrentPerson
 from api.deps import SessionDep, SessionsDep, SettingsDep, TemporalDep
 from models.audit import Actor, Channel
 from models.measure import MeasureCreate, MeasurePublic
-from services import lifecycle, measures
+from services import access, lifecycle, measures
 from services.db import transaction
 
 router = APIRouter(prefix="/api/measures", tags=["measures"])
@@ -36,6 +38,12 @@ async def create_measure(
         Header(max_length=200, description="Send the same key when retrying a create."),
     ] = None,
 ) -> MeasurePublic:
+    async with sessions() as session:
+        portfolio_id = await _portfolio_or_none(session, data.package_id)
+        if portfolio_id is not None and not await access.manages_portfolio(
+            session, person, portfolio_id
+        ):
+            raise HTTPException(403, "only the portfolio's managers and admins create measures")
     async with transaction(sessions) as session:
         measure, created = await measures.create(
             session,
@@ -59,6 +67,13 @@ async def create_measure(
     return measures.public(measure, facts)
 
 
+async def _portfolio_or_none(session: AsyncSession, package_id: int) -> int | None:
+    try:
+        return await measures.portfolio_of(session, package_id=package_id)
+    except NoResultFound:
+        return None  # an unknown package: the create answers 422 naming it
+
+
 @router.get("", response_model=list[MeasurePublic], summary="List measures, newest first")
 async def list_measures(
     person: CurrentPerson,
@@ -67,9 +82,10 @@ async def list_measures(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[MeasurePublic]:
     today = date.today()
+    visible = access.visible_measures(person)
     return [
         measures.public(m, await measures.facts(session, measure=m, today=today))
-        for m in await measures.list_all(session, limit=limit, offset=offset)
+        for m in await measures.list_all(session, limit=limit, offset=offset, where=visible)
     ]
 
 
@@ -77,6 +93,8 @@ async def list_measures(
 async def read_measure(
     measure_id: int, person: CurrentPerson, session: SessionDep
 ) -> MeasurePublic:
+    if not await access.sees_measure(session, person, measure_id):
+        raise HTTPException(404, f"measure {measure_id} not found")
     measure = await measures.get(session, measure_id=measure_id)
     return measures.public(
         measure, await measures.facts(session, measure=measure, today=date.today())

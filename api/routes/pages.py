@@ -20,7 +20,8 @@ from models.measure import workflow_id_for
 from models.money import Scenario
 from models.people import Person
 from models.stages import GATE_ORDER
-from services import briefing, measure_view, measures, my_work
+from services import access, briefing, measure_view, measures, my_work
+from services.errors import NotFound
 from valuegate.settings import Settings
 from workflows.contracts import Cancel, Decide, PutOnHold, Resume, SubmitGate
 from workflows.measure import MeasureWorkflow
@@ -35,7 +36,7 @@ async def measure_list(request: Request, viewer: PageViewer, session: SessionDep
     today = date.today()
     rows = [
         (m, await measures.facts(session, measure=m, today=today))
-        for m in await measures.list_all(session, limit=500)
+        for m in await measures.list_all(session, limit=500, where=access.visible_measures(viewer))
     ]
     return templates.TemplateResponse(request, "measures.html", {"rows": rows})
 
@@ -128,6 +129,8 @@ async def _page(
     status: int = 200,
     entered: dict[str, str] | None = None,
 ) -> HTMLResponse:
+    if not await access.sees_measure(session, viewer, measure_id):
+        raise NotFound(f"measure {measure_id}")
     view = await measure_view.load(session, measure_id=measure_id)
     about = await briefing.load(session, measure_id=measure_id)
     facts = await measures.facts(session, measure=view.measure, today=date.today())
