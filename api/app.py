@@ -20,6 +20,7 @@ from api.csrf import FormGuard
 from api.limits import FailureLimiter
 from api.routes import (
     account,
+    figures,
     health,
     lifecycle,
     links,
@@ -82,6 +83,7 @@ def create_app(
     app.include_router(people.router)
     app.include_router(measures.router)
     app.include_router(lifecycle.router)
+    app.include_router(figures.router)
     app.include_router(policies.router)
     app.include_router(policies.managers)
     app.include_router(pages.router)

@@ -1,0 +1,126 @@
+"""REST API for an owner's figures: a line's monthly values per scenario, edited with
+optimistic concurrency (ETag / If-Match)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.auth import CurrentPerson, visible_measure
+from api.deps import SessionsDep
+from models.audit import Actor, Channel
+from models.figures import ImpactLine
+from models.measure import Measure
+from models.money import Scenario
+from models.people import Person
+from services import access, figures, measures
+from services.db import transaction
+
+router = APIRouter(
+    prefix="/api/measures/{measure_id}/lines/{line_id}/values/{scenario}",
+    tags=["figures"],
+    dependencies=[Depends(visible_measure)],
+)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Only the measure's owner, its portfolio's managers and admins edit"},
+    404: {"description": "No such measure or impact line"},
+    412: {"description": "The figures changed since they were read (If-Match is stale)"},
+    422: {"description": "A period or amount is wrong, or the series is frozen or final"},
+    428: {"description": "If-Match is missing: read the figures first"},
+}
+
+
+class MonthlyAmount(BaseModel):
+    period: date = Field(description="The first day of the month.")
+    amount: Decimal
+
+
+class SeriesBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    values: list[MonthlyAmount]
+
+
+@router.get("", response_model=SeriesBody, responses=ERRORS, summary="A line's monthly values")
+async def read_values(
+    measure_id: int,
+    line_id: int,
+    scenario: Scenario,
+    person: CurrentPerson,
+    sessions: SessionsDep,
+    response: Response,
+) -> SeriesBody:
+    async with sessions() as session:
+        await _line(session, measure_id, line_id)
+        found = await figures.series(session, line_id=line_id, scenario=scenario)
+    response.headers["ETag"] = found.etag
+    return _body(found)
+
+
+@router.put(
+    "",
+    response_model=SeriesBody,
+    responses=ERRORS,
+    summary="Replace a line's monthly values (send the ETag you read as If-Match)",
+)
+async def replace_values(
+    measure_id: int,
+    line_id: int,
+    scenario: Scenario,
+    body: SeriesBody,
+    person: CurrentPerson,
+    sessions: SessionsDep,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
+) -> SeriesBody:
+    if if_match is None:
+        raise HTTPException(428, "send the ETag of the figures you read as If-Match")
+    values = {v.period: v.amount for v in body.values}
+    if len(values) != len(body.values):
+        raise HTTPException(422, "a month is given twice")
+    async with transaction(sessions) as session:
+        measure = await measures.get(session, measure_id=measure_id)
+        line = await _line(session, measure_id, line_id)
+        await _may_edit(session, person, measure)
+        try:
+            saved = await figures.replace(
+                session,
+                measure=measure,
+                line=line,
+                scenario=scenario,
+                values=values,
+                expected_etag=if_match,
+                actor=Actor(person_id=person.id, label=f"person:{person.id}", channel=Channel.API),
+            )
+        except figures.Refused as error:
+            raise HTTPException(422, str(error)) from error
+        except figures.Stale as error:
+            raise HTTPException(412, str(error)) from error
+    response.headers["ETag"] = saved.etag
+    return _body(saved)
+
+
+async def _line(session: AsyncSession, measure_id: int, line_id: int) -> ImpactLine:
+    line = await session.get(ImpactLine, line_id)
+    if line is None or line.measure_id != measure_id:
+        raise HTTPException(404, f"measure {measure_id} has no impact line {line_id}")
+    return line
+
+
+async def _may_edit(session: AsyncSession, person: Person, measure: Measure) -> None:
+    if person.id == measure.owner_id:
+        return
+    portfolio = await measures.portfolio_of(session, package_id=measure.package_id)
+    if not await access.manages_portfolio(session, person, portfolio):
+        raise HTTPException(403, "only the owner, the portfolio's managers and admins edit figures")
+
+
+def _body(found: figures.Series) -> SeriesBody:
+    return SeriesBody(
+        values=[MonthlyAmount(period=p, amount=a) for p, a in sorted(found.values.items())]
+    )

@@ -1,0 +1,119 @@
+"""Owners' figures: impact lines and their monthly plan, forecast and actual values.
+
+Each line-and-scenario series is replaced as a whole, guarded by an entity tag of what the editor
+read, so two people editing the same series never silently overwrite each other. Plan values are
+frozen from the Decided gate on; verified values come only from the controller's closure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import delete
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.audit import Actor
+from models.criteria import horizon
+from models.figures import ImpactLine, MonthlyValue
+from models.measure import Measure
+from models.money import Scenario, amount_problem
+from models.stages import TERMINAL_STAGES
+from services import audit, snapshot
+from services.errors import FieldProblem, InvalidInput
+
+EDITABLE = (Scenario.PLAN, Scenario.FORECAST, Scenario.ACTUAL)
+
+
+class Refused(Exception):
+    """The series may not be changed now (frozen, final, or read-only measure)."""
+
+
+class Stale(Exception):
+    """The series changed since the editor read it."""
+
+
+@dataclass(frozen=True)
+class Series:
+    values: dict[date, Decimal]
+
+    @property
+    def etag(self) -> str:
+        text = ";".join(f"{p.isoformat()}={a:f}" for p, a in sorted(self.values.items()))
+        return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+
+
+async def series(session: AsyncSession, *, line_id: int, scenario: Scenario) -> Series:
+    rows = (
+        await session.exec(
+            select(MonthlyValue).where(
+                MonthlyValue.impact_line_id == line_id, MonthlyValue.scenario == scenario
+            )
+        )
+    ).all()
+    return Series(values={row.period: row.amount for row in rows})
+
+
+async def replace(
+    session: AsyncSession,
+    *,
+    measure: Measure,
+    line: ImpactLine,
+    scenario: Scenario,
+    values: dict[date, Decimal],
+    expected_etag: str,
+    actor: Actor,
+) -> Series:
+    """Replace the series with `values` (inside the caller's transaction), with its audit event."""
+    if measure.stage in TERMINAL_STAGES:
+        raise Refused(f"the measure is {measure.stage.label.lower()}: its figures are final")
+    if scenario is Scenario.VERIFIED:
+        raise Refused("verified figures come only from the controller's closure")
+    if scenario is Scenario.PLAN and measure.plan_frozen_at is not None:
+        raise Refused("plan figures are frozen since the Decided gate (baseline version 1)")
+    snap = await snapshot.load(session, measure_id=measure.id or 0)
+    _check(values, set(horizon(snap)), snap.currency or "EUR")
+    current = await series(session, line_id=line.id or 0, scenario=scenario)
+    if current.etag != expected_etag:
+        raise Stale("these figures changed since you read them: read them again")
+    await session.exec(
+        delete(MonthlyValue).where(
+            col(MonthlyValue.impact_line_id) == line.id, col(MonthlyValue.scenario) == scenario
+        )
+    )
+    session.add_all(
+        MonthlyValue(impact_line_id=line.id or 0, scenario=scenario, period=p, amount=a)
+        for p, a in sorted(values.items())
+    )
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        entity_type="measure",
+        entity_id=measure.id or 0,
+        action="figures.changed",
+        before={"line": line.id, "scenario": scenario.value, "values": _shown(current.values)},
+        after={"line": line.id, "scenario": scenario.value, "values": _shown(values)},
+    )
+    return await series(session, line_id=line.id or 0, scenario=scenario)  # as stored
+
+
+def _check(values: dict[date, Decimal], months: set[date], currency: str) -> None:
+    problems = []
+    for period, amount in sorted(values.items()):
+        where = f"values.{period.isoformat()}"
+        if period not in months:
+            problems.append(
+                FieldProblem(where, "outside the plan horizon (use the first day of a plan month)")
+            )
+        if (problem := amount_problem(amount, currency)) is not None:
+            problems.append(FieldProblem(where, problem))
+    if problems:
+        raise InvalidInput(problems)
+
+
+def _shown(values: dict[date, Decimal]) -> dict[str, str]:
+    return {p.isoformat(): f"{a:f}" for p, a in sorted(values.items())}
