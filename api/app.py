@@ -26,6 +26,7 @@ from api.routes import (
     links,
     mail,
     measures,
+    milestones,
     pages,
     people,
     policies,
@@ -83,7 +84,9 @@ def create_app(
     app.include_router(people.router)
     app.include_router(measures.router)
     app.include_router(lifecycle.router)
+    app.include_router(figures.lines)
     app.include_router(figures.router)
+    app.include_router(milestones.router)
     app.include_router(policies.router)
     app.include_router(policies.managers)
     app.include_router(pages.router)

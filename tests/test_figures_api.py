@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.audit import AuditEvent
 from models.columns import utcnow
 from models.measure import Measure
+from models.stages import Stage
 from services.db import transaction
 from tests.factories import Org, as_person, complete_measure, make_org
 from tests.lifecycle_helpers import line_id
@@ -153,3 +154,82 @@ async def test_frozen_plan_final_verified_and_other_people_are_refused(
     assert by_stranger.status_code == 404
     assert frozen.status_code == 422 and "frozen" in frozen.text
     assert await _changes(sessions) == []
+
+
+async def test_lines_and_milestones_bring_a_measure_to_its_implemented_gate(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org = await make_org(sessions)
+    measure_id = await complete_measure(sessions, org, stage=Stage.DECIDED)
+    async with transaction(sessions) as session:  # as passing the Decided gate left it
+        await session.exec(update(Measure).values(plan_frozen_at=utcnow()))  # type: ignore[call-overload]
+    owner, base = as_person(org.owner_id), f"/api/measures/{measure_id}"
+    unmet = (await client.get(f"{base}/checklist", headers=owner)).json()["unmet"]
+    assert {u["code"] for u in unmet} == {"milestones_finished", "actuals_entered"}
+
+    added = await client.post(
+        f"{base}/lines",
+        json={"category": "revenue_increase", "description": "Resold rack space"},
+        headers=owner,
+    )
+    milestones = (await client.get(f"{base}/milestones", headers=owner)).json()
+    by_sponsor = await client.patch(
+        f"{base}/milestones/{milestones[0]['id']}",
+        json={"done_date": "2027-02-03"},
+        headers=as_person(org.sponsor_id),
+    )
+    done = await client.patch(
+        f"{base}/milestones/{milestones[0]['id']}", json={"done_date": "2027-02-03"}, headers=owner
+    )
+    waived = await client.patch(
+        f"{base}/milestones/{milestones[1]['id']}",
+        json={"waived_reason": "the vendor switched the SAN off for us"},
+        headers=owner,
+    )
+    line = (await client.get(f"{base}/lines", headers=owner)).json()[0]["id"]
+    url = f"{base}/lines/{line}/values/actual"
+    etag = (await client.get(url, headers=owner)).headers["etag"]
+    actuals = await client.put(
+        url,
+        json={"values": [{"period": "2027-01-01", "amount": "9800.00"}]},
+        headers=owner | {"If-Match": etag},
+    )
+
+    assert added.status_code == 422 and "frozen" in added.text  # Decided: the plan is frozen
+    assert by_sponsor.status_code == 403
+    assert done.status_code == 200 and done.json()["done_date"] == "2027-02-03"
+    assert waived.status_code == 200
+    assert actuals.status_code == 200
+    assert (await client.get(f"{base}/checklist", headers=owner)).json()["unmet"] == []
+
+
+async def test_a_line_is_added_before_the_plan_freezes(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org = await make_org(sessions)
+    measure_id = await complete_measure(sessions, org)
+    owner, base = as_person(org.owner_id), f"/api/measures/{measure_id}"
+
+    added = await client.post(
+        f"{base}/lines",
+        json={
+            "category": "one_time_cost",
+            "description": "Migration services",
+            "annual_potential": "-25000.00",
+        },
+        headers=owner,
+    )
+    too_precise = await client.post(
+        f"{base}/lines",
+        json={"category": "capex", "description": "Racks", "annual_potential": "1.005"},
+        headers=owner,
+    )
+
+    assert added.status_code == 201 and added.json()["category"] == "one_time_cost"
+    assert too_precise.status_code == 422
+    assert too_precise.json()["detail"][0]["loc"] == ["body", "annual_potential"]
+    lines = (await client.get(f"{base}/lines", headers=owner)).json()
+    assert [line["description"] for line in lines] == [
+        "SAN maintenance no longer paid",
+        "Migration services",
+    ]

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.auth import CurrentPerson, visible_measure
@@ -16,10 +17,12 @@ from api.deps import SessionsDep
 from models.audit import Actor, Channel
 from models.figures import ImpactLine
 from models.measure import Measure
-from models.money import Scenario
+from models.money import ImpactCategory, Scenario, amount_problem
 from models.people import Person
-from services import access, figures, measures
+from models.stages import TERMINAL_STAGES
+from services import access, audit, figures, measures, snapshot
 from services.db import transaction
+from services.errors import FieldProblem, InvalidInput
 
 router = APIRouter(
     prefix="/api/measures/{measure_id}/lines/{line_id}/values/{scenario}",
@@ -33,6 +36,72 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "A period or amount is wrong, or the series is frozen or final"},
     428: {"description": "If-Match is missing: read the figures first"},
 }
+
+
+lines = APIRouter(
+    prefix="/api/measures/{measure_id}/lines",
+    tags=["figures"],
+    dependencies=[Depends(visible_measure)],
+)
+
+
+class LineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: ImpactCategory
+    description: str = Field(min_length=1, max_length=500)
+    annual_potential: Decimal | None = Field(
+        default=None, description="Estimated annual potential in the legal entity's currency."
+    )
+
+
+class LineOut(LineIn):
+    id: int
+
+
+@lines.get("", response_model=list[LineOut], responses=ERRORS, summary="The measure's impact lines")
+async def list_lines(
+    measure_id: int, person: CurrentPerson, sessions: SessionsDep
+) -> list[LineOut]:
+    async with sessions() as session:
+        found = (
+            await session.exec(
+                select(ImpactLine)
+                .where(ImpactLine.measure_id == measure_id)
+                .order_by(col(ImpactLine.id))
+            )
+        ).all()
+    return [LineOut.model_validate(line, from_attributes=True) for line in found]
+
+
+@lines.post(
+    "", response_model=LineOut, status_code=201, responses=ERRORS, summary="Add an impact line"
+)
+async def add_line(
+    measure_id: int, body: LineIn, person: CurrentPerson, sessions: SessionsDep
+) -> LineOut:
+    async with transaction(sessions) as session:
+        measure = await measures.get(session, measure_id=measure_id)
+        await may_edit(session, person, measure)
+        if measure.plan_frozen_at is not None or measure.stage in TERMINAL_STAGES:
+            raise HTTPException(422, "the plan is frozen since the Decided gate: no new lines")
+        currency = (await snapshot.load(session, measure_id=measure_id)).currency or "EUR"
+        if body.annual_potential is not None and (
+            problem := amount_problem(body.annual_potential, currency)
+        ):
+            raise InvalidInput([FieldProblem("annual_potential", problem)])
+        line = ImpactLine(measure_id=measure_id, **body.model_dump())
+        session.add(line)
+        await session.flush()
+        await audit.record(
+            session,
+            actor=Actor(person_id=person.id, label=f"person:{person.id}", channel=Channel.API),
+            entity_type="measure",
+            entity_id=measure_id,
+            action="impact_line.added",
+            after=body.model_dump(mode="json") | {"id": line.id},
+        )
+    return LineOut.model_validate(line, from_attributes=True)
 
 
 class MonthlyAmount(BaseModel):
@@ -86,7 +155,7 @@ async def replace_values(
     async with transaction(sessions) as session:
         measure = await measures.get(session, measure_id=measure_id)
         line = await _line(session, measure_id, line_id)
-        await _may_edit(session, person, measure)
+        await may_edit(session, person, measure)
         try:
             saved = await figures.replace(
                 session,
@@ -112,7 +181,7 @@ async def _line(session: AsyncSession, measure_id: int, line_id: int) -> ImpactL
     return line
 
 
-async def _may_edit(session: AsyncSession, person: Person, measure: Measure) -> None:
+async def may_edit(session: AsyncSession, person: Person, measure: Measure) -> None:
     if person.id == measure.owner_id:
         return
     portfolio = await measures.portfolio_of(session, package_id=measure.package_id)
