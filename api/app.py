@@ -7,11 +7,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.exceptions import HTTPException
 from temporalio.client import Client
 
 from api import access_log
@@ -109,6 +111,16 @@ def create_app(
     async def sign_in_first(request: Request, error: SignInRequired) -> RedirectResponse:
         target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
         return RedirectResponse(f"/sign-in?next={target}", status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        # A body that is not even JSON (not UTF-8) is bad input like any other: 422, not 400.
+        if error.status_code == 400 and error.detail == "There was an error parsing the body":
+            detail = [
+                {"loc": ["body"], "msg": "the body is not valid JSON", "type": "json_invalid"}
+            ]
+            return JSONResponse(status_code=422, content={"detail": detail})
+        return await http_exception_handler(request, error)
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, error: NotFound) -> JSONResponse:

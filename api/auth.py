@@ -4,18 +4,24 @@ session's CSRF value and must not come from another site."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 
 from api.csrf import FormGuard
 from api.deps import SessionsDep
+from api.params import RowId
 from models.people import Person
 from services import access, accounts
 
 SESSION_COOKIE = "vg_session"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
+# For the OpenAPI description of every route that needs someone signed in.
+SIGNED_IN: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Nobody is signed in: send a personal API token or a session cookie"},
+    403: {"description": "Not allowed for this person, or a session change without CSRF value"},
+}
 
 
 async def current_person(request: Request, sessions: SessionsDep) -> Person:
@@ -71,7 +77,7 @@ async def page_viewer(request: Request, sessions: SessionsDep) -> Person:
 
 
 async def visible_measure(
-    measure_id: int, person: Annotated[Person, Depends(current_person)], sessions: SessionsDep
+    measure_id: RowId, person: Annotated[Person, Depends(current_person)], sessions: SessionsDep
 ) -> None:
     """404 for a measure the person may not see, as for one that does not exist."""
     async with sessions() as session:

@@ -12,6 +12,9 @@ from sqlalchemy.types import TypeDecorator
 
 from models.money import MAX_ABS_AMOUNT, STORAGE_DECIMALS, STORAGE_SCALE
 
+# The largest row id (INTEGER on PostgreSQL): larger ids in input are refused, not overflowed.
+MAX_ID = 2**31 - 1
+
 
 class MoneyType(TypeDecorator[Decimal]):
     """A Decimal stored as a whole number of 1/10,000 units.

@@ -9,7 +9,7 @@ from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
 from models.base import metadata as _metadata  # noqa: F401
-from models.columns import EnumText, MoneyType, UTCDateTime, utcnow
+from models.columns import MAX_ID, EnumText, MoneyType, UTCDateTime, utcnow
 from models.stages import Stage
 from models.status import Light
 
@@ -19,12 +19,16 @@ DEFAULT_HORIZON_MONTHS = 24
 class MeasureBase(SQLModel):
     title: str = Field(min_length=3, max_length=200)
     description: str = Field(default="", max_length=5000)
-    package_id: int = Field(foreign_key="measure_package.id", index=True)
-    owner_id: int | None = Field(default=None, foreign_key="person.id")
-    sponsor_id: int | None = Field(default=None, foreign_key="person.id")
-    controller_id: int | None = Field(default=None, foreign_key="person.id")
-    business_unit_id: int | None = Field(default=None, foreign_key="business_unit.id")
-    legal_entity_id: int | None = Field(default=None, foreign_key="legal_entity.id")
+    package_id: int = Field(foreign_key="measure_package.id", index=True, ge=1, le=MAX_ID)
+    owner_id: int | None = Field(default=None, foreign_key="person.id", ge=1, le=MAX_ID)
+    sponsor_id: int | None = Field(default=None, foreign_key="person.id", ge=1, le=MAX_ID)
+    controller_id: int | None = Field(default=None, foreign_key="person.id", ge=1, le=MAX_ID)
+    business_unit_id: int | None = Field(
+        default=None, foreign_key="business_unit.id", ge=1, le=MAX_ID
+    )
+    legal_entity_id: int | None = Field(
+        default=None, foreign_key="legal_entity.id", ge=1, le=MAX_ID
+    )
     plan_start: date | None = Field(
         default=None, description="First month of the plan horizon (the day is ignored)."
     )

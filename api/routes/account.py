@@ -8,10 +8,11 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from api.auth import SESSION_COOKIE, CurrentPerson
+from api.auth import SESSION_COOKIE, SIGNED_IN, CurrentPerson
 from api.csrf import FormGuard
 from api.deps import SessionsDep, SettingsDep
 from api.limits import FailureLimiter
+from api.params import RowId
 from api.templating import templates
 from models.accounts import ApiTokenCreated, ApiTokenPublic
 from models.people import PersonPublic
@@ -72,7 +73,9 @@ async def sign_out(request: Request, person: CurrentPerson, sessions: SessionsDe
     return response
 
 
-@router.get("/api/me", response_model=PersonPublic, tags=["people"], summary="Who I am")
+@router.get(
+    "/api/me", response_model=PersonPublic, tags=["people"], summary="Who I am", responses=SIGNED_IN
+)
 async def me(person: CurrentPerson) -> PersonPublic:
     return PersonPublic.model_validate(person, from_attributes=True)
 
@@ -80,6 +83,7 @@ async def me(person: CurrentPerson) -> PersonPublic:
 @router.post(
     "/api/tokens",
     response_model=ApiTokenCreated,
+    responses=SIGNED_IN,
     status_code=201,
     tags=["people"],
     summary="Create a personal API token (shown once)",
@@ -92,7 +96,11 @@ async def create_token(
 
 
 @router.get(
-    "/api/tokens", response_model=list[ApiTokenPublic], tags=["people"], summary="My API tokens"
+    "/api/tokens",
+    response_model=list[ApiTokenPublic],
+    tags=["people"],
+    summary="My API tokens",
+    responses=SIGNED_IN,
 )
 async def list_tokens(person: CurrentPerson, sessions: SessionsDep) -> list[ApiTokenPublic]:
     async with sessions() as session:
@@ -105,9 +113,9 @@ async def list_tokens(person: CurrentPerson, sessions: SessionsDep) -> list[ApiT
     status_code=204,
     tags=["people"],
     summary="Revoke one of my API tokens",
-    responses={404: {"description": "No such live token of yours"}},
+    responses={**SIGNED_IN, 404: {"description": "No such live token of yours"}},
 )
-async def revoke_token(token_id: int, person: CurrentPerson, sessions: SessionsDep) -> Response:
+async def revoke_token(token_id: RowId, person: CurrentPerson, sessions: SessionsDep) -> Response:
     if not await accounts.revoke_api_token(sessions, person, token_id):
         raise HTTPException(404, f"you have no live API token {token_id}")
     return Response(status_code=204)

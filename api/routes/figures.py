@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.auth import CurrentPerson, visible_measure
+from api.auth import SIGNED_IN, CurrentPerson, visible_measure
 from api.deps import SessionsDep
+from api.params import RowId
 from models.audit import Actor, Channel
 from models.figures import ImpactLine
 from models.measure import Measure
@@ -25,6 +26,7 @@ from services.db import transaction
 from services.errors import FieldProblem, InvalidInput
 
 router = APIRouter(
+    responses=SIGNED_IN,
     prefix="/api/measures/{measure_id}/lines/{line_id}/values/{scenario}",
     tags=["figures"],
     dependencies=[Depends(visible_measure)],
@@ -39,6 +41,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 lines = APIRouter(
+    responses=SIGNED_IN,
     prefix="/api/measures/{measure_id}/lines",
     tags=["figures"],
     dependencies=[Depends(visible_measure)],
@@ -61,7 +64,7 @@ class LineOut(LineIn):
 
 @lines.get("", response_model=list[LineOut], responses=ERRORS, summary="The measure's impact lines")
 async def list_lines(
-    measure_id: int, person: CurrentPerson, sessions: SessionsDep
+    measure_id: RowId, person: CurrentPerson, sessions: SessionsDep
 ) -> list[LineOut]:
     async with sessions() as session:
         found = (
@@ -78,13 +81,15 @@ async def list_lines(
     "", response_model=LineOut, status_code=201, responses=ERRORS, summary="Add an impact line"
 )
 async def add_line(
-    measure_id: int, body: LineIn, person: CurrentPerson, sessions: SessionsDep
+    measure_id: RowId, body: LineIn, person: CurrentPerson, sessions: SessionsDep
 ) -> LineOut:
     async with transaction(sessions) as session:
         measure = await measures.get(session, measure_id=measure_id)
         await may_edit(session, person, measure)
         if measure.plan_frozen_at is not None or measure.stage in TERMINAL_STAGES:
-            raise HTTPException(422, "the plan is frozen since the Decided gate: no new lines")
+            raise InvalidInput(
+                [FieldProblem("measure", "the plan is frozen since the Decided gate: no new lines")]
+            )
         currency = (await snapshot.load(session, measure_id=measure_id)).currency or "EUR"
         if body.annual_potential is not None and (
             problem := amount_problem(body.annual_potential, currency)
@@ -117,8 +122,8 @@ class SeriesBody(BaseModel):
 
 @router.get("", response_model=SeriesBody, responses=ERRORS, summary="A line's monthly values")
 async def read_values(
-    measure_id: int,
-    line_id: int,
+    measure_id: RowId,
+    line_id: RowId,
     scenario: Scenario,
     person: CurrentPerson,
     sessions: SessionsDep,
@@ -138,8 +143,8 @@ async def read_values(
     summary="Replace a line's monthly values (send the ETag you read as If-Match)",
 )
 async def replace_values(
-    measure_id: int,
-    line_id: int,
+    measure_id: RowId,
+    line_id: RowId,
     scenario: Scenario,
     body: SeriesBody,
     person: CurrentPerson,
@@ -151,7 +156,7 @@ async def replace_values(
         raise HTTPException(428, "send the ETag of the figures you read as If-Match")
     values = {v.period: v.amount for v in body.values}
     if len(values) != len(body.values):
-        raise HTTPException(422, "a month is given twice")
+        raise InvalidInput([FieldProblem("values", "a month is given twice")])
     async with transaction(sessions) as session:
         measure = await measures.get(session, measure_id=measure_id)
         line = await _line(session, measure_id, line_id)
@@ -167,14 +172,14 @@ async def replace_values(
                 actor=Actor(person_id=person.id, label=f"person:{person.id}", channel=Channel.API),
             )
         except figures.Refused as error:
-            raise HTTPException(422, str(error)) from error
+            raise InvalidInput([FieldProblem(scenario.value, str(error))]) from error
         except figures.Stale as error:
             raise HTTPException(412, str(error)) from error
     response.headers["ETag"] = saved.etag
     return _body(saved)
 
 
-async def _line(session: AsyncSession, measure_id: int, line_id: int) -> ImpactLine:
+async def _line(session: AsyncSession, measure_id: RowId, line_id: RowId) -> ImpactLine:
     line = await session.get(ImpactLine, line_id)
     if line is None or line.measure_id != measure_id:
         raise HTTPException(404, f"measure {measure_id} has no impact line {line_id}")

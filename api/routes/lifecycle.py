@@ -18,9 +18,10 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import CurrentPerson, visible_measure
+from api.auth import SIGNED_IN, CurrentPerson, visible_measure
 from api.deps import SessionDep, TemporalDep
-from models.closure import VerifiedFigures
+from api.params import RowId
+from models.closure import ClosureProblem, VerifiedFigures
 from models.criteria import UnmetCriterion, unmet_criteria
 from models.measure import workflow_id_for
 from models.stages import next_stage
@@ -38,6 +39,7 @@ from workflows.contracts import (
 from workflows.measure import CONFLICT, FIGURES, RULE, UNMET, MeasureWorkflow
 
 router = APIRouter(
+    responses=SIGNED_IN,
     prefix="/api/measures/{measure_id}",
     tags=["lifecycle"],
     dependencies=[Depends(visible_measure)],
@@ -47,11 +49,33 @@ IdempotencyKey = Annotated[
     str | None,
     Header(max_length=200, description="Send the same key to retry an action: it acts once."),
 ]
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Refusal(BaseModel):
+    """The lifecycle's no: the rule it applied, and what is missing or wrong."""
+
+    message: str
+    unmet_criteria: list[UnmetCriterion] | None = None
+    problems: list[ClosureProblem] | None = None
+
+
+class Unprocessable(BaseModel):
+    detail: list[FieldError] | Refusal
+
+
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such measure"},
     409: {"description": "The measure's state does not allow this action"},
     422: {
-        "description": "Unmet criteria, invalid figures or a rule (segregation of duties) violated"
+        "description": "The request is malformed (a list of field errors), or the lifecycle "
+        "refused it: unmet criteria, invalid figures, or a rule (segregation of duties) violated",
+        "model": Unprocessable,
     },
 }
 
@@ -89,7 +113,7 @@ class Checklist(BaseModel):
 
 
 async def run_update(
-    temporal: TemporalDep, measure_id: int, update: Any, message: BaseModel, key: str | None
+    temporal: TemporalDep, measure_id: RowId, update: Any, message: BaseModel, key: str | None
 ) -> Any:
     handle = temporal.get_workflow_handle_for(MeasureWorkflow.run, workflow_id_for(measure_id))
     with _lifecycle_of(measure_id):
@@ -103,7 +127,7 @@ async def run_update(
 
 
 @contextmanager
-def _lifecycle_of(measure_id: int) -> Iterator[None]:
+def _lifecycle_of(measure_id: RowId) -> Iterator[None]:
     """Turn "no such workflow" into a 404."""
     try:
         yield
@@ -134,7 +158,7 @@ def _http_error(error: ApplicationError) -> HTTPException:
     summary="Submit the next gate",
 )
 async def submit_gate(
-    measure_id: int,
+    measure_id: RowId,
     person: CurrentPerson,
     temporal: TemporalDep,
     idempotency_key: IdempotencyKey = None,
@@ -152,7 +176,7 @@ async def submit_gate(
     summary="Approve or reject the open gate",
 )
 async def decide_gate(
-    measure_id: int,
+    measure_id: RowId,
     body: DecisionRequest,
     person: CurrentPerson,
     temporal: TemporalDep,
@@ -171,7 +195,7 @@ async def decide_gate(
     summary="Controller confirms the verified figures",
 )
 async def confirm_closure(
-    measure_id: int,
+    measure_id: RowId,
     body: ClosureRequest,
     person: CurrentPerson,
     temporal: TemporalDep,
@@ -187,7 +211,7 @@ async def confirm_closure(
     "/hold", response_model=LifecycleView, responses=ERRORS, summary="Put the measure on hold"
 )
 async def put_on_hold(
-    measure_id: int,
+    measure_id: RowId,
     body: HoldRequest,
     person: CurrentPerson,
     temporal: TemporalDep,
@@ -203,7 +227,7 @@ async def put_on_hold(
     "/resume", response_model=LifecycleView, responses=ERRORS, summary="Resume a measure on hold"
 )
 async def resume(
-    measure_id: int,
+    measure_id: RowId,
     person: CurrentPerson,
     temporal: TemporalDep,
     idempotency_key: IdempotencyKey = None,
@@ -216,7 +240,7 @@ async def resume(
     "/cancel", response_model=LifecycleView, responses=ERRORS, summary="Cancel the measure (final)"
 )
 async def cancel(
-    measure_id: int,
+    measure_id: RowId,
     body: CancelRequest,
     person: CurrentPerson,
     temporal: TemporalDep,
@@ -233,7 +257,7 @@ async def cancel(
     summary="Stage, open gate and hold, as the workflow sees them",
 )
 async def lifecycle_view(
-    measure_id: int, person: CurrentPerson, temporal: TemporalDep
+    measure_id: RowId, person: CurrentPerson, temporal: TemporalDep
 ) -> LifecycleView:
     handle = temporal.get_workflow_handle_for(MeasureWorkflow.run, workflow_id_for(measure_id))
     with _lifecycle_of(measure_id):
@@ -246,7 +270,7 @@ async def lifecycle_view(
     responses=ERRORS,
     summary="What is missing for the next gate",
 )
-async def checklist(measure_id: int, person: CurrentPerson, session: SessionDep) -> Checklist:
+async def checklist(measure_id: RowId, person: CurrentPerson, session: SessionDep) -> Checklist:
     measure = await snapshot.load(session, measure_id=measure_id)
     policy = await policies.current(session, portfolio_id=measure.portfolio_id)
     target = next_stage(measure.stage)

@@ -9,14 +9,15 @@ from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from sqlalchemy.exc import NoResultFound
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.auth import CurrentPerson
+from api.auth import SIGNED_IN, CurrentPerson
 from api.deps import SessionDep, SessionsDep, SettingsDep, TemporalDep
+from api.params import MAX_ID, RowId
 from models.audit import Actor, Channel
 from models.measure import MeasureCreate, MeasurePublic
 from services import access, lifecycle, measures
 from services.db import transaction
 
-router = APIRouter(prefix="/api/measures", tags=["measures"])
+router = APIRouter(responses=SIGNED_IN, prefix="/api/measures", tags=["measures"])
 
 
 @router.post(
@@ -79,7 +80,7 @@ async def list_measures(
     person: CurrentPerson,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[MeasurePublic]:
     today = date.today()
     visible = access.visible_measures(person)
@@ -89,9 +90,14 @@ async def list_measures(
     ]
 
 
-@router.get("/{measure_id}", response_model=MeasurePublic, summary="One measure")
+@router.get(
+    "/{measure_id}",
+    response_model=MeasurePublic,
+    summary="One measure",
+    responses={404: {"description": "No such measure, or not one you may see"}},
+)
 async def read_measure(
-    measure_id: int, person: CurrentPerson, session: SessionDep
+    measure_id: RowId, person: CurrentPerson, session: SessionDep
 ) -> MeasurePublic:
     if not await access.sees_measure(session, person, measure_id):
         raise HTTPException(404, f"measure {measure_id} not found")

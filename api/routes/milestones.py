@@ -10,17 +10,21 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
-from api.auth import CurrentPerson, visible_measure
+from api.auth import SIGNED_IN, CurrentPerson, visible_measure
 from api.deps import SessionsDep
+from api.params import RowId
 from api.routes.figures import may_edit
 from models.audit import Actor, Channel
+from models.columns import MAX_ID
 from models.figures import Milestone
 from models.people import Person
 from models.stages import TERMINAL_STAGES
 from services import audit, measures
 from services.db import transaction
+from services.errors import FieldProblem, InvalidInput
 
 router = APIRouter(
+    responses=SIGNED_IN,
     prefix="/api/measures/{measure_id}/milestones",
     tags=["milestones"],
     dependencies=[Depends(visible_measure)],
@@ -37,7 +41,7 @@ class MilestoneIn(BaseModel):
 
     title: str = Field(min_length=1, max_length=200)
     planned_date: date
-    owner_id: int | None = None
+    owner_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class MilestoneChange(BaseModel):
@@ -57,7 +61,7 @@ class MilestoneOut(MilestoneIn):
 
 @router.get("", response_model=list[MilestoneOut], responses=ERRORS, summary="The milestones")
 async def list_milestones(
-    measure_id: int, person: CurrentPerson, sessions: SessionsDep
+    measure_id: RowId, person: CurrentPerson, sessions: SessionsDep
 ) -> list[MilestoneOut]:
     async with sessions() as session:
         found = (
@@ -74,14 +78,14 @@ async def list_milestones(
     "", response_model=MilestoneOut, status_code=201, responses=ERRORS, summary="Add a milestone"
 )
 async def add_milestone(
-    measure_id: int, body: MilestoneIn, person: CurrentPerson, sessions: SessionsDep
+    measure_id: RowId, body: MilestoneIn, person: CurrentPerson, sessions: SessionsDep
 ) -> MilestoneOut:
     async with transaction(sessions) as session:
         measure = await measures.get(session, measure_id=measure_id)
         await may_edit(session, person, measure)
         _open(measure.stage)
         if body.owner_id is not None and await session.get(Person, body.owner_id) is None:
-            raise HTTPException(422, f"person {body.owner_id} does not exist")
+            raise InvalidInput([FieldProblem("owner_id", f"person {body.owner_id} does not exist")])
         milestone = Milestone(measure_id=measure_id, **body.model_dump())
         session.add(milestone)
         await session.flush()
@@ -96,8 +100,8 @@ async def add_milestone(
     summary="Mark a milestone done, waive it with a reason, or re-plan it",
 )
 async def change_milestone(
-    measure_id: int,
-    milestone_id: int,
+    measure_id: RowId,
+    milestone_id: RowId,
     body: MilestoneChange,
     person: CurrentPerson,
     sessions: SessionsDep,
@@ -120,7 +124,13 @@ async def change_milestone(
 
 def _open(stage: Any) -> None:
     if stage in TERMINAL_STAGES:
-        raise HTTPException(422, f"the measure is {stage.label.lower()}: its milestones are final")
+        raise InvalidInput(
+            [
+                FieldProblem(
+                    "measure", f"the measure is {stage.label.lower()}: its milestones are final"
+                )
+            ]
+        )
 
 
 def _shown(milestone: Milestone) -> dict[str, Any]:
@@ -130,7 +140,7 @@ def _shown(milestone: Milestone) -> dict[str, Any]:
 async def _audit(
     session: Any,
     person: Person,
-    measure_id: int,
+    measure_id: RowId,
     action: str,
     before: dict[str, Any] | None,
     milestone: Milestone,

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.auth import SESSION_COOKIE, PageViewer
 from api.csrf import FormGuard
 from api.deps import SessionDep, SessionsDep, SettingsDep, TemporalDep
+from api.params import RowId
 from api.routes.lifecycle import run_update
 from api.templating import templates
 from models.measure import workflow_id_for
@@ -51,7 +52,7 @@ async def my_work_page(request: Request, viewer: PageViewer, session: SessionDep
 @router.get("/measures/{measure_id}", response_class=HTMLResponse)
 async def measure_page(
     request: Request,
-    measure_id: int,
+    measure_id: RowId,
     viewer: PageViewer,
     session: SessionDep,
     settings: SettingsDep,
@@ -62,7 +63,7 @@ async def measure_page(
 @router.post("/measures/{measure_id}/lifecycle/{action}", response_model=None)
 async def act(
     request: Request,
-    measure_id: int,
+    measure_id: RowId,
     action: Action,
     viewer: PageViewer,
     sessions: SessionsDep,
@@ -122,7 +123,7 @@ def _said(detail: Any) -> str:
 async def _page(
     request: Request,
     session: AsyncSession,
-    measure_id: int,
+    measure_id: RowId,
     viewer: Person,
     settings: Settings,
     error: str | None = None,

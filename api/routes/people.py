@@ -9,14 +9,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.auth import CurrentAdmin
+from api.auth import SIGNED_IN, CurrentAdmin
 from api.deps import SessionsDep
+from api.params import RowId
 from models.audit import Actor, Channel
 from models.people import Person, PersonCreate, PersonPublic, PersonUpdate
 from services import accounts, audit
 from services.db import transaction
+from services.errors import FieldProblem, InvalidInput
 
-router = APIRouter(prefix="/api/people", tags=["people"])
+router = APIRouter(responses=SIGNED_IN, prefix="/api/people", tags=["people"])
 ERRORS: dict[int | str, dict[str, Any]] = {403: {"description": "Only an admin may do this"}}
 
 
@@ -60,16 +62,23 @@ async def create_person(
     summary="Change a person: name, active, admin, password",
 )
 async def update_person(
-    person_id: int, body: PersonUpdate, admin: CurrentAdmin, sessions: SessionsDep
+    person_id: RowId, body: PersonUpdate, admin: CurrentAdmin, sessions: SessionsDep
 ) -> PersonPublic:
     if person_id == admin.id and (body.active is False or body.is_admin is False):
-        raise HTTPException(422, "you cannot deactivate yourself or take away your own admin role")
+        raise InvalidInput(
+            [
+                FieldProblem(
+                    "active", "you cannot deactivate yourself or take away your own admin role"
+                )
+            ]
+        )
     async with transaction(sessions) as session:
         person = await session.get(Person, person_id)
         if person is None:
             raise HTTPException(404, f"person {person_id} not found")
         before = _shown(person)
-        changes = body.model_dump(exclude_unset=True, exclude={"password"})
+        # a null means "leave as it is": name, active and admin are never empty
+        changes = body.model_dump(exclude_unset=True, exclude_none=True, exclude={"password"})
         for name, value in changes.items():
             setattr(person, name, value)
         if body.password:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response, status
 
-from api.auth import CurrentAdmin, CurrentPerson
+from api.auth import SIGNED_IN, CurrentAdmin, CurrentPerson
 from api.deps import SessionDep, SessionsDep
+from api.params import RowId
 from models.accounts import PortfolioManager
 from models.audit import Actor, Channel
 from models.organization import Portfolio
@@ -14,12 +15,19 @@ from models.policy import GatePolicy
 from services import access, audit, policies
 from services.db import transaction
 
-router = APIRouter(prefix="/api/portfolios/{portfolio_id}/gate-policy", tags=["gate policy"])
+router = APIRouter(
+    responses=SIGNED_IN, prefix="/api/portfolios/{portfolio_id}/gate-policy", tags=["gate policy"]
+)
 
 
-@router.get("", response_model=GatePolicy, summary="The portfolio's current gate policy")
+@router.get(
+    "",
+    response_model=GatePolicy,
+    summary="The portfolio's current gate policy",
+    responses={404: {"description": "No such portfolio"}},
+)
 async def current_policy(
-    portfolio_id: int, person: CurrentPerson, session: SessionDep
+    portfolio_id: RowId, person: CurrentPerson, session: SessionDep
 ) -> GatePolicy:
     return await policies.current(session, portfolio_id=portfolio_id)
 
@@ -31,7 +39,7 @@ async def current_policy(
     summary="Publish a new version; gates opened from now on use it, open gates keep theirs",
 )
 async def publish_policy(
-    portfolio_id: int, policy: GatePolicy, person: CurrentPerson, sessions: SessionsDep
+    portfolio_id: RowId, policy: GatePolicy, person: CurrentPerson, sessions: SessionsDep
 ) -> GatePolicy:
     async with sessions() as session:
         if not await access.manages_portfolio(session, person, portfolio_id):
@@ -43,17 +51,19 @@ async def publish_policy(
         )
 
 
-managers = APIRouter(prefix="/api/portfolios/{portfolio_id}/managers", tags=["people"])
+managers = APIRouter(
+    responses=SIGNED_IN, prefix="/api/portfolios/{portfolio_id}/managers", tags=["people"]
+)
 
 
 @managers.put(
     "/{person_id}",
     status_code=204,
     summary="Make a person a manager of the portfolio (admins)",
-    responses={403: {"description": "Only an admin may do this"}},
+    responses={404: {"description": "No such portfolio or person"}},
 )
 async def add_manager(
-    portfolio_id: int, person_id: int, admin: CurrentAdmin, sessions: SessionsDep
+    portfolio_id: RowId, person_id: RowId, admin: CurrentAdmin, sessions: SessionsDep
 ) -> Response:
     await _managers(sessions, admin, portfolio_id, person_id, add=True)
     return Response(status_code=204)
@@ -63,17 +73,17 @@ async def add_manager(
     "/{person_id}",
     status_code=204,
     summary="Take a person's manager role on the portfolio away (admins)",
-    responses={403: {"description": "Only an admin may do this"}},
+    responses={404: {"description": "No such portfolio or person"}},
 )
 async def remove_manager(
-    portfolio_id: int, person_id: int, admin: CurrentAdmin, sessions: SessionsDep
+    portfolio_id: RowId, person_id: RowId, admin: CurrentAdmin, sessions: SessionsDep
 ) -> Response:
     await _managers(sessions, admin, portfolio_id, person_id, add=False)
     return Response(status_code=204)
 
 
 async def _managers(
-    sessions: SessionsDep, admin: Person, portfolio_id: int, person_id: int, *, add: bool
+    sessions: SessionsDep, admin: Person, portfolio_id: RowId, person_id: RowId, *, add: bool
 ) -> None:
     async with transaction(sessions) as session:
         if await session.get(Portfolio, portfolio_id) is None:
