@@ -72,7 +72,13 @@ async def record(
 
 
 async def verify_chain(session: AsyncSession) -> list[ChainProblem]:
-    """Every place where the stored trail differs from what was sealed; empty when intact."""
+    """Every place where the stored trail differs from what was sealed; empty when intact.
+
+    The head is read first and the trail checked up to it: events appended while the check runs
+    (each commits together with its head) are newer than what is being checked, not a gap.
+    """
+    head = (await session.exec(select(AuditHead).where(AuditHead.id == 1))).one()
+    sealed_id, sealed_hash = head.last_event_id, head.last_hash
     problems: list[ChainProblem] = []
     expected_id, expected_prev = 1, GENESIS_HASH
     last_id = 0
@@ -80,7 +86,7 @@ async def verify_chain(session: AsyncSession) -> list[ChainProblem]:
         batch = (
             await session.exec(
                 select(AuditEvent)
-                .where(col(AuditEvent.id) > last_id)
+                .where(col(AuditEvent.id) > last_id, col(AuditEvent.id) <= sealed_id)
                 .order_by(col(AuditEvent.id))
                 .limit(VERIFY_BATCH)
             )
@@ -110,13 +116,12 @@ async def verify_chain(session: AsyncSession) -> list[ChainProblem]:
                 )
             expected_id, expected_prev = event.id + 1, event.hash
             last_id = event.id
-    head = (await session.exec(select(AuditHead).where(AuditHead.id == 1))).one()
-    if head.last_event_id != last_id or head.last_hash != expected_prev:
+    if sealed_id != last_id or sealed_hash != expected_prev:
         problems.append(
             ChainProblem(
-                event_id=head.last_event_id,
+                event_id=sealed_id,
                 problem=f"the trail ends at event {last_id} but was sealed up to event "
-                f"{head.last_event_id} (events at the end were removed)",
+                f"{sealed_id} (events at the end were removed)",
             )
         )
     return problems

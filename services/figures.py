@@ -76,6 +76,9 @@ async def replace(
         raise Refused("plan figures are frozen since the Decided gate (baseline version 1)")
     snap = await snapshot.load(session, measure_id=measure.id or 0)
     _check(values, set(horizon(snap)), snap.currency or "EUR")
+    # Editors of one line take turns (PostgreSQL row lock; SQLite has one writer anyway), so the
+    # second of two who read the same figures sees the first one's change and gets 412.
+    await session.exec(select(ImpactLine.id).where(ImpactLine.id == line.id).with_for_update())
     current = await series(session, line_id=line.id or 0, scenario=scenario)
     if current.etag != expected_etag:
         raise Stale("these figures changed since you read them: read them again")
