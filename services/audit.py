@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import func, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -122,6 +122,20 @@ async def verify_chain(session: AsyncSession) -> list[ChainProblem]:
                 event_id=sealed_id,
                 problem=f"the trail ends at event {last_id} but was sealed up to event "
                 f"{sealed_id} (events at the end were removed)",
+            )
+        )
+    # Events beyond the head: appended since (the head read now covers them), or slipped in
+    # without being sealed. The highest id is read before the head, so a genuine append is
+    # always covered.
+    newest = (await session.exec(select(func.max(AuditEvent.id)))).one() or 0
+    now_sealed = (
+        await session.exec(select(AuditHead.last_event_id).where(AuditHead.id == 1))
+    ).one()
+    if newest > now_sealed:
+        problems.append(
+            ChainProblem(
+                event_id=newest,
+                problem=f"events after {now_sealed} were added without being sealed",
             )
         )
     return problems

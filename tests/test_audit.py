@@ -76,6 +76,20 @@ async def test_events_removed_from_the_end_are_detected(
     assert "trail ends at event 3 but was sealed up to event 5" in problem
 
 
+async def test_an_event_slipped_in_after_the_end_is_detected(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _write_events(sessions, count=3)
+    await _sql(
+        sessions,
+        "INSERT INTO audit_event (id, occurred_at, actor, channel, entity_type, entity_id, action,"
+        " prev_hash, hash) SELECT 4, occurred_at, actor, channel, entity_type, entity_id, action,"
+        " hash, hash FROM audit_event WHERE id = 3",
+    )
+    [(event_id, problem)] = await _problems(sessions)
+    assert event_id == 4 and "added without being sealed" in problem
+
+
 async def test_a_rolled_back_change_leaves_no_event(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
