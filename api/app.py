@@ -12,6 +12,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException
 from temporalio.client import Client
@@ -63,7 +64,8 @@ def create_app(
         if own_engine:
             await app.state.engine.dispose()
 
-    app = FastAPI(
+    # The docs pages (/docs, /redoc) with their scripts served by the app itself, not a CDN.
+    app = FastAPIOffline(
         title="ValueGate",
         summary="Measures tied to money, passing stage gates, closed on verified figures.",
         version="0.1.0",

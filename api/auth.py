@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.csrf import FormGuard
 from api.deps import SessionsDep
@@ -24,15 +25,21 @@ SIGNED_IN: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def current_person(request: Request, sessions: SessionsDep) -> Person:
+# Declared so the OpenAPI schema (and the Authorize button at /docs) knows about API tokens.
+bearer = HTTPBearer(auto_error=False, description="A personal API token (POST /api/tokens).")
+
+
+async def current_person(
+    request: Request,
+    sessions: SessionsDep,
+    token: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None,
+) -> Person:
     """The signed-in person; 401 when nobody is, 403 for a cross-site or CSRF-less change."""
     # A session of its own, closed before the route runs: the route may wait on the lifecycle,
     # whose activities need the database too (SQLite has one connection per process).
-    authorization = request.headers.get("authorization", "")
-    scheme, _, credential = authorization.partition(" ")
     async with sessions() as session:
-        if scheme.lower() == "bearer" and credential:
-            person = await accounts.token_person(session, credential.strip())
+        if token is not None:
+            person = await accounts.token_person(session, token.credentials.strip())
             if person is None:
                 raise HTTPException(401, "the API token is unknown or revoked", CHALLENGE)
             return person

@@ -106,3 +106,14 @@ async def test_health_says_which_dependency_is_down(temporal_env: WorkflowEnviro
     assert response.status_code == 503
     assert response.json()["temporal"] == "ok"
     assert response.json()["database"].startswith("unreachable")
+
+
+async def test_the_api_docs_work_offline(client: httpx.AsyncClient) -> None:
+    docs = await client.get("/docs")
+    script = await client.get("/static-offline-docs/swagger-ui-bundle.js")
+    schema = (await client.get("/openapi.json")).json()
+
+    assert docs.status_code == 200 and "/static-offline-docs/swagger-ui-bundle.js" in docs.text
+    assert "cdn" not in docs.text.lower() and "https://" not in docs.text
+    assert script.status_code == 200 and len(script.content) > 100_000
+    assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
