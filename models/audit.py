@@ -38,6 +38,11 @@ class Actor(BaseModel):
     label: str
     channel: Channel
 
+    @classmethod
+    def person(cls, person_id: int | None, channel: Channel) -> Actor:
+        """A person acting through `channel`."""
+        return cls(person_id=person_id, label=f"person:{person_id}", channel=channel)
+
 
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"

@@ -148,7 +148,7 @@ async def _audit(
     """An audit event about `person`'s own access, done by them."""
     await audit.record(
         session,
-        actor=Actor(person_id=person.id, label=f"person:{person.id}", channel=channel),
+        actor=Actor.person(person.id, channel),
         entity_type="person",
         entity_id=person.id or 0,
         action=action,

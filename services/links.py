@@ -137,9 +137,7 @@ async def _audit(
 ) -> None:
     await audit.record(
         session,
-        actor=Actor(
-            person_id=link.person_id, label=f"person:{link.person_id}", channel=Channel.EMAIL_LINK
-        ),
+        actor=Actor.person(link.person_id, Channel.EMAIL_LINK),
         entity_type="measure",
         entity_id=link.measure_id,
         action=action,

@@ -100,7 +100,7 @@ async def add_line(
         await session.flush()
         await audit.record(
             session,
-            actor=Actor(person_id=person.id, label=f"person:{person.id}", channel=Channel.API),
+            actor=Actor.person(person.id, Channel.API),
             entity_type="measure",
             entity_id=measure_id,
             action="impact_line.added",
@@ -169,7 +169,7 @@ async def replace_values(
                 scenario=scenario,
                 values=values,
                 expected_etag=if_match,
-                actor=Actor(person_id=person.id, label=f"person:{person.id}", channel=Channel.API),
+                actor=Actor.person(person.id, Channel.API),
             )
         except figures.Refused as error:
             raise InvalidInput([FieldProblem(scenario.value, str(error))]) from error

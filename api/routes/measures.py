@@ -49,7 +49,7 @@ async def create_measure(
         measure, created = await measures.create(
             session,
             data=data,
-            actor=Actor(person_id=person.id, label=f"person:{person.id}", channel=Channel.API),
+            actor=Actor.person(person.id, Channel.API),
             idempotency_key=idempotency_key,
         )
         facts = await measures.facts(session, measure=measure, today=date.today())

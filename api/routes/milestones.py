@@ -147,7 +147,7 @@ async def _audit(
 ) -> None:
     await audit.record(
         session,
-        actor=Actor(person_id=person.id, label=f"person:{person.id}", channel=Channel.API),
+        actor=Actor.person(person.id, Channel.API),
         entity_type="measure",
         entity_id=measure_id,
         action=action,

@@ -108,7 +108,7 @@ async def _audit(
 ) -> None:
     await audit.record(
         session,
-        actor=Actor(person_id=admin.id, label=f"person:{admin.id}", channel=Channel.API),
+        actor=Actor.person(admin.id, Channel.API),
         entity_type="person",
         entity_id=person.id or 0,
         action=action,

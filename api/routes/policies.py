@@ -44,7 +44,7 @@ async def publish_policy(
     async with sessions() as session:
         if not await access.manages_portfolio(session, person, portfolio_id):
             raise HTTPException(403, "only the portfolio's managers and admins set its policy")
-    actor = Actor(person_id=person.id, label=f"person:{person.id}", channel=Channel.API)
+    actor = Actor.person(person.id, Channel.API)
     async with transaction(sessions) as session:
         return await policies.publish(
             session, portfolio_id=portfolio_id, policy=policy, actor=actor
@@ -99,7 +99,7 @@ async def _managers(
             return
         await audit.record(
             session,
-            actor=Actor(person_id=admin.id, label=f"person:{admin.id}", channel=Channel.API),
+            actor=Actor.person(admin.id, Channel.API),
             entity_type="portfolio",
             entity_id=portfolio_id,
             action="portfolio.manager_added" if add else "portfolio.manager_removed",
