@@ -179,7 +179,7 @@ async def replace_values(
     return _body(saved)
 
 
-async def _line(session: AsyncSession, measure_id: RowId, line_id: RowId) -> ImpactLine:
+async def _line(session: AsyncSession, measure_id: int, line_id: int) -> ImpactLine:
     line = await session.get(ImpactLine, line_id)
     if line is None or line.measure_id != measure_id:
         raise HTTPException(404, f"measure {measure_id} has no impact line {line_id}")

@@ -113,7 +113,7 @@ class Checklist(BaseModel):
 
 
 async def run_update(
-    temporal: TemporalDep, measure_id: RowId, update: Any, message: BaseModel, key: str | None
+    temporal: TemporalDep, measure_id: int, update: Any, message: BaseModel, key: str | None
 ) -> Any:
     handle = temporal.get_workflow_handle_for(MeasureWorkflow.run, workflow_id_for(measure_id))
     with _lifecycle_of(measure_id):
@@ -127,7 +127,7 @@ async def run_update(
 
 
 @contextmanager
-def _lifecycle_of(measure_id: RowId) -> Iterator[None]:
+def _lifecycle_of(measure_id: int) -> Iterator[None]:
     """Turn "no such workflow" into a 404."""
     try:
         yield

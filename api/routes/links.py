@@ -22,7 +22,6 @@ from temporalio.service import RPCError
 from api.csrf import FormGuard
 from api.deps import SessionsDep, TemporalDep
 from api.limits import FailureLimiter
-from api.params import RowId
 from api.templating import templates
 from models.closure import VerifiedFigure, VerifiedFigures
 from models.columns import utcnow
@@ -276,7 +275,7 @@ def _figure_errors(context: Context, problems: list[dict[str, Any]]) -> dict[str
     return errors
 
 
-def _field(line_id: RowId, period: date) -> str:
+def _field(line_id: int, period: date) -> str:
     return f"v-{line_id}-{period:%Y-%m}"
 
 

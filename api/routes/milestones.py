@@ -140,7 +140,7 @@ def _shown(milestone: Milestone) -> dict[str, Any]:
 async def _audit(
     session: Any,
     person: Person,
-    measure_id: RowId,
+    measure_id: int,
     action: str,
     before: dict[str, Any] | None,
     milestone: Milestone,

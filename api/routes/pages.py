@@ -123,7 +123,7 @@ def _said(detail: Any) -> str:
 async def _page(
     request: Request,
     session: AsyncSession,
-    measure_id: RowId,
+    measure_id: int,
     viewer: Person,
     settings: Settings,
     error: str | None = None,

@@ -83,7 +83,7 @@ async def remove_manager(
 
 
 async def _managers(
-    sessions: SessionsDep, admin: Person, portfolio_id: RowId, person_id: RowId, *, add: bool
+    sessions: SessionsDep, admin: Person, portfolio_id: int, person_id: int, *, add: bool
 ) -> None:
     async with transaction(sessions) as session:
         if await session.get(Portfolio, portfolio_id) is None:
