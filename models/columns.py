@@ -45,6 +45,30 @@ class MoneyType(TypeDecorator[Decimal]):
         return (Decimal(int(value)) / STORAGE_SCALE).quantize(Decimal(1).scaleb(-STORAGE_DECIMALS))
 
 
+class RateType(TypeDecorator[Decimal]):
+    """An exchange rate (a positive Decimal with up to 10 decimal places), stored as a whole
+    number of 1/10^10 units for the same reason as money: exact on both databases."""
+
+    impl = BigInteger
+    cache_ok = True
+    DECIMALS = 10
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("rates must be Decimal, not float")
+        scaled = Decimal(value).scaleb(self.DECIMALS)
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"{value} has more than {self.DECIMALS} decimal places")
+        return int(scaled)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(int(value)).scaleb(-self.DECIMALS).normalize()
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC timestamp on both databases (SQLite drops the zone otherwise)."""
 

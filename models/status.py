@@ -55,3 +55,16 @@ def potential_status(plan: Decimal, achieved: Decimal) -> Light:
     if attainment >= GREEN_ATTAINMENT:
         return Light.GREEN
     return Light.AMBER if attainment >= AMBER_ATTAINMENT else Light.RED
+
+
+def rolled_up_delivery(late_weight: Decimal, red_weight: Decimal, total_weight: Decimal) -> Light:
+    """The delivery status of a group of measures, weighted by their planned value: green when
+    at least 95 % of the value is on time, red when less than 80 % is within 14 days of its
+    milestones, amber otherwise (the value thresholds, applied to delivery)."""
+    if total_weight <= 0:
+        return Light.NONE
+    if total_weight - red_weight < total_weight * AMBER_ATTAINMENT:
+        return Light.RED
+    if total_weight - late_weight < total_weight * GREEN_ATTAINMENT:
+        return Light.AMBER
+    return Light.GREEN

@@ -4,6 +4,7 @@ from models.accounts import ApiToken, PortfolioManager, WebSession
 from models.audit import AuditEvent, AuditHead
 from models.base import metadata
 from models.figures import ImpactLine, Milestone, MonthlyValue
+from models.fx import FxRate
 from models.gates import (
     Gate,
     GateDecisionRecord,
@@ -30,6 +31,7 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "BusinessUnit",
+    "FxRate",
     "Gate",
     "GateDecisionRecord",
     "GatePolicyVersion",

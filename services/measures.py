@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.audit import Actor
-from models.figures import ImpactLine, Milestone, MonthlyValue
 from models.measure import Measure, MeasureCreate, MeasurePublic, workflow_id_for
-from models.money import ImpactCategory, Scenario
 from models.organization import (
     BusinessUnit,
     LegalEntity,
@@ -22,8 +19,8 @@ from models.organization import (
     Project,
 )
 from models.people import Person
-from models.status import Light, achieved, implementation_status, potential_status
-from services import audit
+from models.status import Light
+from services import audit, rollup
 from services.errors import FieldProblem, InvalidInput, NotFound
 from workflows.contracts import MeasureFacts
 
@@ -118,48 +115,10 @@ async def portfolio_of(session: AsyncSession, *, package_id: int) -> int:
 async def dual_status(
     session: AsyncSession, *, measure_id: int, today: date
 ) -> tuple[Light, Light]:
-    """(implementation status, potential status) of one measure on `today`."""
-    open_dates = (
-        await session.exec(
-            select(col(Milestone.planned_date)).where(
-                Milestone.measure_id == measure_id,
-                col(Milestone.done_date).is_(None),
-                col(Milestone.waived_reason).is_(None),
-            )
-        )
-    ).all()
-    rows = (
-        await session.exec(
-            select(
-                col(MonthlyValue.impact_line_id),
-                col(MonthlyValue.scenario),
-                col(MonthlyValue.period),
-                col(MonthlyValue.amount),
-            )
-            .join(ImpactLine, col(ImpactLine.id) == MonthlyValue.impact_line_id)
-            .where(
-                ImpactLine.measure_id == measure_id,
-                col(ImpactLine.category) != ImpactCategory.CAPEX,
-                col(MonthlyValue.scenario).in_([Scenario.PLAN, Scenario.FORECAST, Scenario.ACTUAL]),
-            )
-        )
-    ).all()
-    return implementation_status(open_dates, today=today), potential_of(rows)
-
-
-def potential_of(rows: Iterable[tuple[int, Scenario, date, Decimal]]) -> Light:
-    """The potential status from (line, scenario, month, amount) rows of EBITDA lines."""
-    plan = Decimal(0)
-    forecast: dict[tuple[int, date], Decimal] = {}
-    actual: dict[tuple[int, date], Decimal] = {}
-    for line, scenario, period, amount in rows:
-        if scenario is Scenario.PLAN:
-            plan += amount
-        elif scenario is Scenario.FORECAST:
-            forecast[line, period] = amount
-        elif scenario is Scenario.ACTUAL:
-            actual[line, period] = amount
-    return potential_status(plan, achieved(forecast, actual))
+    """(implementation status, potential status) of one measure on `today`, as every page, the
+    API, the roll-ups and the Temporal search attributes show it."""
+    lights = await rollup.measure_lights(session, ids=[measure_id], today=today)
+    return lights.get(measure_id, (Light.GREEN, Light.NONE))
 
 
 async def facts(session: AsyncSession, *, measure: Measure, today: date) -> MeasureFacts:

@@ -15,7 +15,6 @@ from models.money import Scenario
 from models.organization import LegalEntity
 from models.people import Person
 from models.policy import Role
-from models.status import implementation_status
 from services import measures
 
 
@@ -51,16 +50,8 @@ async def load(session: AsyncSession, *, measure_id: int) -> MeasureSnapshot:
     milestones = (
         await session.exec(select(Milestone).where(Milestone.measure_id == measure_id))
     ).all()
-    # The dual status from what was just read, computed as measures.dual_status does.
-    ebitda_lines = {line.id for line in lines if line.category.counts_toward_ebitda}
-    potential = measures.potential_of(
-        (v.impact_line_id, v.scenario, v.period, v.amount)
-        for v in values
-        if v.impact_line_id in ebitda_lines
-    )
-    implementation = implementation_status(
-        (m.planned_date for m in milestones if m.done_date is None and not m.waived_reason),
-        today=date.today(),
+    implementation, potential = await measures.dual_status(
+        session, measure_id=measure_id, today=date.today()
     )
     steering = (
         await session.exec(

@@ -1,0 +1,337 @@
+"""Roll-ups: how many measures, how much value and which dual status, for any set of measures
+grouped by a hierarchy level or another dimension. The database does the adding up; Python only
+converts the few per-currency totals into the group currency and applies the status rules.
+
+Each measure's dual status is computed here in SQL with the thresholds of `models.status`; the
+tests hold it to the same answer as the Python functions the workflow's search attributes use.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, ColumnElement, Subquery, and_, case, func, null, select, true
+from sqlalchemy import type_coerce as as_type
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.figures import ImpactLine, Milestone, MonthlyValue
+from models.fx import Converted, FxRate, convert
+from models.measure import Measure
+from models.money import STORAGE_SCALE, ImpactCategory, Scenario
+from models.organization import (
+    LegalEntity,
+    MeasurePackage,
+    Organization,
+    Portfolio,
+    Program,
+    Project,
+)
+from models.stages import Stage
+from models.status import (
+    AMBER_ATTAINMENT,
+    AMBER_OVERDUE_DAYS,
+    GREEN_ATTAINMENT,
+    Light,
+    potential_status,
+    rolled_up_delivery,
+)
+
+_measure = Measure.__table__  # type: ignore[attr-defined]
+_value = MonthlyValue.__table__  # type: ignore[attr-defined]
+_line = ImpactLine.__table__  # type: ignore[attr-defined]
+_milestone = Milestone.__table__  # type: ignore[attr-defined]
+
+
+def _units(column: Any) -> Any:
+    """A money column as its stored whole number of 1/10,000 units, for exact SQL sums."""
+    return as_type(column, BigInteger)
+
+
+def _scenario_sum(scenario: Scenario) -> Any:
+    return func.sum(case((_value.c.scenario == scenario.value, _units(_value.c.amount))))
+
+
+def line_months() -> Subquery:
+    """One row per EBITDA impact line and month: plan, achieved (actual, else forecast) and
+    verified, in the line's currency units."""
+    return (
+        select(
+            _line.c.measure_id,
+            _value.c.period,
+            _scenario_sum(Scenario.PLAN).label("plan"),
+            func.coalesce(_scenario_sum(Scenario.ACTUAL), _scenario_sum(Scenario.FORECAST)).label(
+                "achieved"
+            ),
+            _scenario_sum(Scenario.VERIFIED).label("verified"),
+        )
+        .join(_line, _line.c.id == _value.c.impact_line_id)
+        .where(_line.c.category != ImpactCategory.CAPEX.value)
+        .group_by(_line.c.measure_id, _value.c.impact_line_id, _value.c.period)
+        .subquery("line_months")
+    )
+
+
+def _ratio_at_least(achieved: Any, plan: Any, share: Decimal) -> Any:
+    numerator, denominator = share.as_integer_ratio()
+    return achieved * denominator >= plan * numerator
+
+
+def measures(today: date, where: Any = None) -> Subquery:
+    """One row per measure (those matching `where`, a clause on Measure): its place in the
+    hierarchy, currency, plan / achieved / verified in currency units, and its dual status."""
+    months = line_months()
+    values = (
+        select(
+            months.c.measure_id,
+            func.sum(months.c.plan).label("plan"),
+            func.sum(months.c.achieved).label("achieved"),
+            func.sum(months.c.verified).label("verified"),
+        )
+        .group_by(months.c.measure_id)
+        .subquery("measure_values")
+    )
+    first_open = (
+        select(_milestone.c.measure_id, func.min(_milestone.c.planned_date).label("first_open"))
+        .where(_milestone.c.done_date.is_(None), _milestone.c.waived_reason.is_(None))
+        .group_by(_milestone.c.measure_id)
+        .subquery("first_open")
+    )
+    plan = func.coalesce(values.c.plan, 0)
+    achieved = func.coalesce(values.c.achieved, 0)
+    due = first_open.c.first_open
+    delivery = case(
+        (due.is_(None), Light.GREEN.value),
+        (due >= today, Light.GREEN.value),
+        (due >= today - timedelta(days=AMBER_OVERDUE_DAYS), Light.AMBER.value),
+        else_=Light.RED.value,
+    )
+    value = case(
+        (plan <= 0, Light.NONE.value),
+        (_ratio_at_least(achieved, plan, GREEN_ATTAINMENT), Light.GREEN.value),
+        (_ratio_at_least(achieved, plan, AMBER_ATTAINMENT), Light.AMBER.value),
+        else_=Light.RED.value,
+    )
+    organization = Organization.__table__  # type: ignore[attr-defined]
+    query = (
+        select(
+            _measure.c.id,
+            _measure.c.title,
+            _measure.c.stage,
+            _measure.c.package_id,
+            MeasurePackage.__table__.c.project_id,  # type: ignore[attr-defined]
+            Project.__table__.c.program_id,  # type: ignore[attr-defined]
+            Program.__table__.c.portfolio_id,  # type: ignore[attr-defined]
+            Portfolio.__table__.c.organization_id,  # type: ignore[attr-defined]
+            _measure.c.business_unit_id,
+            _measure.c.legal_entity_id,
+            func.coalesce(
+                LegalEntity.__table__.c.currency,  # type: ignore[attr-defined]
+                organization.c.group_currency,
+            ).label("currency"),
+            plan.label("plan"),
+            achieved.label("achieved"),
+            func.coalesce(values.c.verified, 0).label("verified"),
+            delivery.label("delivery"),
+            value.label("value"),
+        )
+        .join(MeasurePackage, MeasurePackage.id == _measure.c.package_id)
+        .join(Project, Project.id == MeasurePackage.project_id)  # type: ignore[arg-type]
+        .join(Program, Program.id == Project.program_id)  # type: ignore[arg-type]
+        .join(Portfolio, Portfolio.id == Program.portfolio_id)  # type: ignore[arg-type]
+        .join(organization, organization.c.id == Portfolio.organization_id)
+        .outerjoin(LegalEntity, LegalEntity.id == _measure.c.legal_entity_id)
+        .outerjoin(values, values.c.measure_id == _measure.c.id)
+        .outerjoin(first_open, first_open.c.measure_id == _measure.c.id)
+    )
+    if where is not None:
+        query = query.where(where)
+    return query.subquery("measures")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Narrow a roll-up to one part of the organization."""
+
+    organization_id: int | None = None
+    portfolio_id: int | None = None
+    program_id: int | None = None
+    project_id: int | None = None
+    package_id: int | None = None
+    business_unit_id: int | None = None
+    legal_entity_id: int | None = None
+
+    def clause(self, rows: Subquery) -> Any:
+        chosen = [rows.c[name] == value for name, value in vars(self).items() if value is not None]
+        return and_(true(), *chosen)
+
+
+@dataclass
+class Rollup:
+    """A group of measures in the group currency: counts, values and both statuses."""
+
+    measures: int = 0
+    plan: Decimal = Decimal(0)
+    achieved: Decimal = Decimal(0)
+    verified: Decimal = Decimal(0)
+    delivery: Light = Light.NONE
+    value: Light = Light.NONE
+    by_delivery: dict[Light, int] = field(default_factory=dict)
+    by_value: dict[Light, int] = field(default_factory=dict)
+    missing_rates: list[str] = field(default_factory=list)
+
+    @property
+    def attainment(self) -> Decimal | None:
+        return self.achieved / self.plan if self.plan > 0 else None
+
+
+@dataclass
+class _Sums:
+    """Per-currency sums of one group, as the database returned them."""
+
+    count: int = 0
+    counts: dict[str, dict[Light, int]] = field(
+        default_factory=lambda: {"delivery": defaultdict(int), "value": defaultdict(int)}
+    )
+    money: dict[str, dict[str, Decimal]] = field(default_factory=lambda: defaultdict(dict))
+
+
+MONEY = ("plan", "achieved", "verified", "weight", "late_weight", "red_weight")
+
+
+def _money_sums(rows: Subquery) -> list[Any]:
+    weight = case((rows.c.plan > 0, rows.c.plan), else_=0)
+    late = case((rows.c.delivery != Light.GREEN.value, weight), else_=0)
+    red = case((rows.c.delivery == Light.RED.value, weight), else_=0)
+    return [
+        func.sum(rows.c.plan).label("plan"),
+        func.sum(rows.c.achieved).label("achieved"),
+        func.sum(rows.c.verified).label("verified"),
+        func.sum(weight).label("weight"),
+        func.sum(late).label("late_weight"),
+        func.sum(red).label("red_weight"),
+    ]
+
+
+async def rollups(
+    session: AsyncSession,
+    *,
+    by: str | None,
+    today: date,
+    where: Any = None,
+    filters: Filters = Filters(),
+) -> dict[Any, Rollup]:
+    """Roll-ups of the measures matching `where` and `filters` that are not cancelled, grouped by
+    the column `by` of `measures()` (e.g. "portfolio_id"; None: one group, key None)."""
+    rows = measures(today, where)
+    key: ColumnElement[Any] = (rows.c[by] if by else null()).label("key")
+    grouping = [rows.c[by]] if by else []
+    query = (
+        select(
+            key,
+            rows.c.organization_id,
+            rows.c.currency,
+            rows.c.delivery,
+            rows.c.value,
+            func.count().label("count"),
+            *_money_sums(rows),
+        )
+        .where(rows.c.stage != Stage.CANCELLED.value, filters.clause(rows))
+        .group_by(*grouping, rows.c.organization_id, rows.c.currency, rows.c.delivery, rows.c.value)
+    )
+    result = (await session.exec(query)).all()  # type: ignore[call-overload]
+    groups: dict[Any, dict[int, _Sums]] = defaultdict(lambda: defaultdict(_Sums))
+    for row in result:
+        sums = groups[row.key][row.organization_id]
+        sums.count += row.count
+        sums.counts["delivery"][Light(row.delivery)] += row.count
+        sums.counts["value"][Light(row.value)] += row.count
+        for name in MONEY:
+            amounts = sums.money[name]
+            amounts[row.currency] = amounts.get(row.currency, Decimal(0)) + _decimal(
+                getattr(row, name)
+            )
+    rates = await _rates(session, {org for by_org in groups.values() for org in by_org})
+    return {key_: _combine(by_org, rates) for key_, by_org in groups.items()}
+
+
+def _decimal(units: Any) -> Decimal:
+    return Decimal(int(units or 0)) / STORAGE_SCALE
+
+
+@dataclass(frozen=True)
+class GroupRates:
+    currency: str
+    rates: Mapping[str, Decimal]
+
+    def convert(self, totals: Mapping[str, Decimal]) -> Converted:
+        return convert(totals, self.rates, self.currency)
+
+
+async def _rates(session: AsyncSession, organizations: Iterable[int]) -> dict[int, GroupRates]:
+    ids = sorted(organizations)
+    if not ids:
+        return {}
+    orgs = (
+        await session.exec(
+            select(Organization.id, Organization.group_currency).where(  # type: ignore[call-overload]
+                Organization.id.in_(ids)  # type: ignore[union-attr]
+            )
+        )
+    ).all()
+    fx = (
+        await session.exec(
+            select(FxRate.organization_id, FxRate.currency, FxRate.rate).where(  # type: ignore[call-overload]
+                FxRate.organization_id.in_(ids)  # type: ignore[attr-defined]
+            )
+        )
+    ).all()
+    by_org: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    for org, currency, rate in fx:
+        by_org[org][currency] = rate
+    return {org: GroupRates(currency, by_org[org]) for org, currency in orgs}
+
+
+def _combine(by_org: Mapping[int, _Sums], rates: Mapping[int, GroupRates]) -> Rollup:
+    """One roll-up from per-organization, per-currency sums (a group spans one organization in
+    practice; across organizations the totals are only meaningful with one group currency)."""
+    total = Rollup(by_delivery=defaultdict(int), by_value=defaultdict(int))
+    money: dict[str, Decimal] = defaultdict(Decimal)
+    missing: set[str] = set()
+    for org, sums in by_org.items():
+        total.measures += sums.count
+        for light, n in sums.counts["delivery"].items():
+            total.by_delivery[light] += n
+        for light, n in sums.counts["value"].items():
+            total.by_value[light] += n
+        for name in MONEY:
+            converted = rates[org].convert(sums.money[name])
+            money[name] += converted.amount
+            missing.update(converted.missing_rates)
+    total.plan, total.achieved, total.verified = money["plan"], money["achieved"], money["verified"]
+    total.value = potential_status(total.plan, total.achieved)
+    if money["weight"] > 0:
+        total.delivery = rolled_up_delivery(
+            money["late_weight"], money["red_weight"], money["weight"]
+        )
+    else:  # nothing planned yet: every measure counts the same
+        late = total.measures - total.by_delivery.get(Light.GREEN, 0)
+        red = total.by_delivery.get(Light.RED, 0)
+        total.delivery = rolled_up_delivery(Decimal(late), Decimal(red), Decimal(total.measures))
+    total.by_delivery = dict(total.by_delivery)
+    total.by_value = dict(total.by_value)
+    total.missing_rates = sorted(missing)
+    return total
+
+
+async def measure_lights(
+    session: AsyncSession, *, ids: Sequence[int], today: date
+) -> dict[int, tuple[Light, Light]]:
+    """(delivery, value) of each measure in `ids`, as the roll-ups see them."""
+    rows = measures(today, _measure.c.id.in_(ids))
+    found = (await session.exec(select(rows.c.id, rows.c.delivery, rows.c.value))).all()  # type: ignore[call-overload]
+    return {row.id: (Light(row.delivery), Light(row.value)) for row in found}
