@@ -25,6 +25,7 @@ from api.routes import (
     account,
     figures,
     health,
+    hierarchy,
     lifecycle,
     links,
     mail,
@@ -86,6 +87,8 @@ def create_app(
     app.include_router(health.router)
     app.include_router(account.router)
     app.include_router(people.router)
+    for router in hierarchy.routers:
+        app.include_router(router)
     app.include_router(measures.router)
     app.include_router(lifecycle.router)
     app.include_router(figures.lines)

@@ -42,6 +42,7 @@ class Scenario(StrEnum):
 # Read once, at import: Babel loads its data file lazily, and file access is refused inside the
 # workflow sandbox, where closure figures are validated.
 _MINOR_DIGITS = {code: int(get_currency_precision(code)) for code in list_currencies()}
+CURRENCIES = frozenset(_MINOR_DIGITS)
 
 
 def minor_digits(currency: str) -> int:

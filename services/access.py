@@ -17,7 +17,8 @@ from models.organization import MeasurePackage, Program, Project
 from models.people import Person
 
 
-def _portfolios_of(person_id: int) -> Any:
+def portfolios_of(person_id: int) -> Any:
+    """The portfolios a person manages or steers (a selectable of ids)."""
     return union(
         select(PortfolioManager.portfolio_id).where(PortfolioManager.person_id == person_id),
         select(SteeringMember.portfolio_id).where(SteeringMember.person_id == person_id),
@@ -33,7 +34,7 @@ def visible_measures(person: Person) -> Any:
         select(MeasurePackage.id)
         .join(Project, col(Project.id) == MeasurePackage.project_id)
         .join(Program, col(Program.id) == Project.program_id)
-        .where(col(Program.portfolio_id).in_(_portfolios_of(pid)))
+        .where(col(Program.portfolio_id).in_(portfolios_of(pid)))
     )
     return or_(
         col(Measure.owner_id) == pid,

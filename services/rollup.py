@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Subquery, and_, case, func, null, select, true
+from sqlalchemy import BigInteger, Subquery, and_, case, func, select, true
 from sqlalchemy import type_coerce as as_type
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,6 +31,7 @@ from models.organization import (
     Program,
     Project,
 )
+from models.rollups import Rollup
 from models.stages import Stage
 from models.status import (
     AMBER_ATTAINMENT,
@@ -171,25 +172,6 @@ class Filters:
 
 
 @dataclass
-class Rollup:
-    """A group of measures in the group currency: counts, values and both statuses."""
-
-    measures: int = 0
-    plan: Decimal = Decimal(0)
-    achieved: Decimal = Decimal(0)
-    verified: Decimal = Decimal(0)
-    delivery: Light = Light.NONE
-    value: Light = Light.NONE
-    by_delivery: dict[Light, int] = field(default_factory=dict)
-    by_value: dict[Light, int] = field(default_factory=dict)
-    missing_rates: list[str] = field(default_factory=list)
-
-    @property
-    def attainment(self) -> Decimal | None:
-        return self.achieved / self.plan if self.plan > 0 else None
-
-
-@dataclass
 class _Sums:
     """Per-currency sums of one group, as the database returned them."""
 
@@ -198,6 +180,10 @@ class _Sums:
         default_factory=lambda: {"delivery": defaultdict(int), "value": defaultdict(int)}
     )
     money: dict[str, dict[str, Decimal]] = field(default_factory=lambda: defaultdict(dict))
+
+    def add(self, name: str, currency: str, units: Any) -> None:
+        amounts = self.money[name]
+        amounts[currency] = amounts.get(currency, Decimal(0)) + _decimal(units)
 
 
 MONEY = ("plan", "achieved", "verified", "weight", "late_weight", "red_weight")
@@ -220,43 +206,88 @@ def _money_sums(rows: Subquery) -> list[Any]:
 async def rollups(
     session: AsyncSession,
     *,
-    by: str | None,
+    by: str | tuple[str, ...] | None,
     today: date,
     where: Any = None,
     filters: Filters = Filters(),
+    cancelled: bool = False,
 ) -> dict[Any, Rollup]:
-    """Roll-ups of the measures matching `where` and `filters` that are not cancelled, grouped by
-    the column `by` of `measures()` (e.g. "portfolio_id"; None: one group, key None)."""
+    """Roll-ups of the measures matching `where` and `filters` (cancelled ones only with
+    `cancelled`), grouped by the column(s) `by` of `measures()` — e.g. "portfolio_id", or
+    ("delivery", "value"); None: one group, key None. Keys are values, or tuples of values."""
     rows = measures(today, where)
-    key: ColumnElement[Any] = (rows.c[by] if by else null()).label("key")
-    grouping = [rows.c[by]] if by else []
-    query = (
-        select(
-            key,
-            rows.c.organization_id,
-            rows.c.currency,
-            rows.c.delivery,
-            rows.c.value,
-            func.count().label("count"),
-            *_money_sums(rows),
-        )
-        .where(rows.c.stage != Stage.CANCELLED.value, filters.clause(rows))
-        .group_by(*grouping, rows.c.organization_id, rows.c.currency, rows.c.delivery, rows.c.value)
+    names = (by,) if isinstance(by, str) else (by or ())
+    keys = [rows.c[name].label(f"key_{i}") for i, name in enumerate(names)]
+    query = select(
+        *keys,
+        rows.c.organization_id,
+        rows.c.currency,
+        rows.c.delivery,
+        rows.c.value,
+        func.count().label("count"),
+        *_money_sums(rows),
+    ).where(filters.clause(rows))
+    if not cancelled:
+        query = query.where(rows.c.stage != Stage.CANCELLED.value)
+    query = query.group_by(
+        *keys, rows.c.organization_id, rows.c.currency, rows.c.delivery, rows.c.value
     )
     result = (await session.exec(query)).all()  # type: ignore[call-overload]
     groups: dict[Any, dict[int, _Sums]] = defaultdict(lambda: defaultdict(_Sums))
     for row in result:
-        sums = groups[row.key][row.organization_id]
+        values = tuple(row[: len(keys)])
+        key = values[0] if isinstance(by, str) else (values or None)
+        sums = groups[key][row.organization_id]
         sums.count += row.count
         sums.counts["delivery"][Light(row.delivery)] += row.count
         sums.counts["value"][Light(row.value)] += row.count
         for name in MONEY:
-            amounts = sums.money[name]
-            amounts[row.currency] = amounts.get(row.currency, Decimal(0)) + _decimal(
-                getattr(row, name)
-            )
+            sums.add(name, row.currency, getattr(row, name))
     rates = await _rates(session, {org for by_org in groups.values() for org in by_org})
-    return {key_: _combine(by_org, rates) for key_, by_org in groups.items()}
+    return {key: _combine(by_org, rates) for key, by_org in groups.items()}
+
+
+async def months(
+    session: AsyncSession, *, today: date, where: Any = None, filters: Filters = Filters()
+) -> dict[date, dict[str, Converted]]:
+    """Plan, achieved and verified EBITDA effect per month in the group currency, for the
+    measures matching `where` and `filters` that are not cancelled."""
+    rows = measures(today, where)
+    by_month = line_months()
+    names = ("plan", "achieved", "verified")
+    query = (
+        select(
+            by_month.c.period,
+            rows.c.organization_id,
+            rows.c.currency,
+            *(func.sum(by_month.c[name]).label(name) for name in names),
+        )
+        .join(rows, rows.c.id == by_month.c.measure_id)
+        .where(filters.clause(rows), rows.c.stage != Stage.CANCELLED.value)
+        .group_by(by_month.c.period, rows.c.organization_id, rows.c.currency)
+        .order_by(by_month.c.period)
+    )
+    result = (await session.exec(query)).all()  # type: ignore[call-overload]
+    sums: dict[date, dict[int, _Sums]] = defaultdict(lambda: defaultdict(_Sums))
+    for row in result:
+        for name in names:
+            sums[row.period][row.organization_id].add(name, row.currency, getattr(row, name))
+    rates = await _rates(session, {org for by_org in sums.values() for org in by_org})
+    return {
+        period: {name: _converted(by_org, rates, name) for name in names}
+        for period, by_org in sums.items()
+    }
+
+
+def _converted(
+    by_org: Mapping[int, _Sums], rates: Mapping[int, GroupRates], name: str
+) -> Converted:
+    amount, missing = Decimal(0), set()
+    for org, sums in by_org.items():
+        converted = rates[org].convert(sums.money[name])
+        amount += converted.amount
+        missing.update(converted.missing_rates)
+    return Converted(amount=amount, missing_rates=sorted(missing))
 
 
 def _decimal(units: Any) -> Decimal:
@@ -297,34 +328,33 @@ async def _rates(session: AsyncSession, organizations: Iterable[int]) -> dict[in
 
 
 def _combine(by_org: Mapping[int, _Sums], rates: Mapping[int, GroupRates]) -> Rollup:
-    """One roll-up from per-organization, per-currency sums (a group spans one organization in
-    practice; across organizations the totals are only meaningful with one group currency)."""
-    total = Rollup(by_delivery=defaultdict(int), by_value=defaultdict(int))
-    money: dict[str, Decimal] = defaultdict(Decimal)
-    missing: set[str] = set()
-    for org, sums in by_org.items():
+    """One roll-up from per-organization, per-currency sums. (A group spans one organization in
+    practice; across organizations the amounts add up only when they share a group currency.)"""
+    currency = next(iter({rates[org].currency for org in by_org}), "")
+    total = Rollup(currency=currency)
+    by_delivery: dict[Light, int] = defaultdict(int)
+    by_value: dict[Light, int] = defaultdict(int)
+    for sums in by_org.values():
         total.measures += sums.count
         for light, n in sums.counts["delivery"].items():
-            total.by_delivery[light] += n
+            by_delivery[light] += n
         for light, n in sums.counts["value"].items():
-            total.by_value[light] += n
-        for name in MONEY:
-            converted = rates[org].convert(sums.money[name])
-            money[name] += converted.amount
-            missing.update(converted.missing_rates)
-    total.plan, total.achieved, total.verified = money["plan"], money["achieved"], money["verified"]
+            by_value[light] += n
+    money = {name: _converted(by_org, rates, name) for name in MONEY}
+    total.plan, total.achieved = money["plan"].amount, money["achieved"].amount
+    total.verified = money["verified"].amount
+    total.by_delivery, total.by_value = dict(by_delivery), dict(by_value)
+    total.missing_rates = sorted({c for m in money.values() for c in m.missing_rates})
     total.value = potential_status(total.plan, total.achieved)
-    if money["weight"] > 0:
+    weight = money["weight"].amount
+    if weight > 0:
         total.delivery = rolled_up_delivery(
-            money["late_weight"], money["red_weight"], money["weight"]
+            money["late_weight"].amount, money["red_weight"].amount, weight
         )
-    else:  # nothing planned yet: every measure counts the same
-        late = total.measures - total.by_delivery.get(Light.GREEN, 0)
-        red = total.by_delivery.get(Light.RED, 0)
+    else:  # nothing planned yet: every measure weighs the same
+        late = total.measures - by_delivery.get(Light.GREEN, 0)
+        red = by_delivery.get(Light.RED, 0)
         total.delivery = rolled_up_delivery(Decimal(late), Decimal(red), Decimal(total.measures))
-    total.by_delivery = dict(total.by_delivery)
-    total.by_value = dict(total.by_value)
-    total.missing_rates = sorted(missing)
     return total
 
 

@@ -103,7 +103,9 @@ async def add_measure(
     program: str = "A",
     currency: str = "EUR",
     title: str = "Measure",
+    today: date = TODAY,
 ) -> int:
+    """A measure with `figures`; its milestone is overdue counted from `today`."""
     async with transaction(sessions) as session:
         measure = Measure(
             title=title,
@@ -149,7 +151,7 @@ async def add_measure(
                 Milestone(
                     measure_id=mid,
                     title="Go-live",
-                    planned_date=TODAY - timedelta(days=figures.overdue_days),
+                    planned_date=today - timedelta(days=figures.overdue_days),
                 )
             )
         # A finished milestone long overdue never counts.
