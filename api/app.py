@@ -23,6 +23,7 @@ from api.csrf import FormGuard
 from api.limits import FailureLimiter
 from api.routes import (
     account,
+    dimensions,
     figures,
     health,
     hierarchy,
@@ -34,6 +35,7 @@ from api.routes import (
     pages,
     people,
     policies,
+    rates,
 )
 from services.db import create_engine, session_factory
 from services.errors import InvalidInput, NotFound
@@ -89,6 +91,9 @@ def create_app(
     app.include_router(people.router)
     for router in hierarchy.routers:
         app.include_router(router)
+    app.include_router(dimensions.business_units)
+    app.include_router(dimensions.legal_entities)
+    app.include_router(rates.router)
     app.include_router(measures.router)
     app.include_router(lifecycle.router)
     app.include_router(figures.lines)
