@@ -23,6 +23,7 @@ from api.csrf import FormGuard
 from api.limits import FailureLimiter
 from api.routes import (
     account,
+    dashboard,
     dimensions,
     figures,
     health,
@@ -94,6 +95,7 @@ def create_app(
     app.include_router(dimensions.business_units)
     app.include_router(dimensions.legal_entities)
     app.include_router(rates.router)
+    app.include_router(dashboard.router)
     app.include_router(measures.router)
     app.include_router(lifecycle.router)
     app.include_router(figures.lines)
