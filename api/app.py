@@ -36,6 +36,7 @@ from api.routes import (
     pages,
     people,
     policies,
+    portfolio_pages,
     rates,
 )
 from services.db import create_engine, session_factory
@@ -104,6 +105,7 @@ def create_app(
     app.include_router(policies.router)
     app.include_router(policies.managers)
     app.include_router(pages.router)
+    app.include_router(portfolio_pages.router)
     app.include_router(mail.router)
     app.include_router(links.router)
 

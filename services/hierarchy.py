@@ -226,3 +226,20 @@ async def may_create(
     if level.parent == "portfolio":
         return await access.manages_portfolio(session, person, parent_id)
     return await may_change(session, person, LEVELS[level.parent], parent_id)
+
+
+async def roots(session: AsyncSession, person: Person, today: date) -> list[NodeRollup]:
+    """The organizations `person` may see, each rolled up over the measures they may see."""
+    level = LEVELS["organization"]
+    rolled = await rollup.rollups(
+        session, by=level.key, today=today, where=access.visible_measures(person)
+    )
+    return [
+        NodeRollup(
+            level=level.name,
+            id=org.id,
+            name=org.name,
+            rollup=rolled.get(org.id, Rollup(currency=org.group_currency)),
+        )
+        for org in await children(session, level, None, person)
+    ]
