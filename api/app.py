@@ -40,7 +40,7 @@ from api.routes import (
     rates,
 )
 from services.db import create_engine, session_factory
-from services.errors import InvalidInput, NotFound
+from services.errors import Conflict, InvalidInput, NotFound
 from valuegate.settings import Settings, get_settings
 from valuegate.temporal import connect
 
@@ -135,6 +135,10 @@ def create_app(
             ]
             return JSONResponse(status_code=422, content={"detail": detail})
         return await http_exception_handler(request, error)
+
+    @app.exception_handler(Conflict)
+    async def conflict(request: Request, error: Conflict) -> JSONResponse:
+        return JSONResponse(status_code=409, content={"detail": str(error)})
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, error: NotFound) -> JSONResponse:

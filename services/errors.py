@@ -21,3 +21,7 @@ class InvalidInput(Exception):
 
 class NotFound(Exception):
     """The named thing does not exist."""
+
+
+class Conflict(Exception):
+    """The change collides with what is there (a taken email or code); nothing was written."""

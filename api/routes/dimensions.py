@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import SQLModel, col, select
 
 from api.auth import SIGNED_IN, CurrentAdmin, CurrentPerson
 from api.deps import SessionDep, SessionsDep
@@ -21,12 +19,11 @@ from models.organization import (
     LegalEntity,
     LegalEntityCreate,
     LegalEntityPublic,
-    Organization,
     Rename,
 )
-from services import audit
+from models.people import Person
+from services import dimensions
 from services.db import transaction
-from services.errors import FieldProblem, InvalidInput
 
 ADMIN_ONLY: dict[int | str, dict[str, Any]] = {403: {"description": "Only an admin may do this"}}
 TAKEN: dict[int | str, dict[str, Any]] = {
@@ -37,7 +34,7 @@ TAKEN: dict[int | str, dict[str, Any]] = {
 def _router(
     path: str,
     entity: str,
-    table: type[SQLModel],
+    table: dimensions.Dimension,
     create: type[BaseModel],
     public: type[BaseModel],
 ) -> APIRouter:
@@ -45,38 +42,18 @@ def _router(
     label = entity.replace("_", " ")
 
     async def list_all(person: CurrentPerson, session: SessionDep) -> list[Any]:
-        rows = await session.exec(select(table).order_by(col(table.code)))  # type: ignore[attr-defined]
-        return [public.model_validate(row) for row in rows.all()]
+        return [public.model_validate(row) for row in await dimensions.of(session, table)]
 
     async def add(body: Any, admin: CurrentAdmin, sessions: SessionsDep) -> Any:
-        data = body.model_dump()
-        try:
-            async with transaction(sessions) as session:
-                if await session.get(Organization, data["organization_id"]) is None:
-                    raise InvalidInput(
-                        [FieldProblem("organization_id", f"no organization {body.organization_id}")]
-                    )
-                row: Any = table(**data)
-                session.add(row)
-                await session.flush()
-                await _audit(session, admin, entity, row.id, "created", data)
-        except IntegrityError as error:
-            raise HTTPException(
-                409, f"the organization already has the code {body.code}"
-            ) from error
+        async with transaction(sessions) as session:
+            row = await dimensions.add(session, table, body.model_dump(), _actor(admin))
         return public.model_validate(row)
 
     async def rename(
         node_id: RowId, body: Rename, admin: CurrentAdmin, sessions: SessionsDep
     ) -> Any:
         async with transaction(sessions) as session:
-            row: Any = await session.get(table, node_id)
-            if row is None:
-                raise HTTPException(404, f"{label} {node_id} not found")
-            before = {"name": row.name}
-            row.name = body.name
-            session.add(row)
-            await _audit(session, admin, entity, node_id, "renamed", {"name": body.name}, before)
+            row = await dimensions.rename(session, table, node_id, body.name, _actor(admin))
         return public.model_validate(row)
 
     add.__annotations__["body"] = create
@@ -98,24 +75,8 @@ def _router(
     return router
 
 
-async def _audit(
-    session: Any,
-    admin: Any,
-    entity: str,
-    entity_id: int,
-    verb: str,
-    after: dict[str, object],
-    before: dict[str, object] | None = None,
-) -> None:
-    await audit.record(
-        session,
-        actor=Actor.person(admin.id, Channel.API),
-        entity_type=entity,
-        entity_id=entity_id,
-        action=f"{entity}.{verb}",
-        before=before,
-        after=after,
-    )
+def _actor(admin: Person) -> Actor:
+    return Actor.person(admin.id, Channel.API)
 
 
 business_units = _router(
