@@ -23,6 +23,7 @@ from api.csrf import FormGuard
 from api.limits import FailureLimiter
 from api.routes import (
     account,
+    admin_pages,
     dashboard,
     dimensions,
     figures,
@@ -106,6 +107,7 @@ def create_app(
     app.include_router(policies.managers)
     app.include_router(pages.router)
     app.include_router(portfolio_pages.router)
+    app.include_router(admin_pages.router)
     app.include_router(mail.router)
     app.include_router(links.router)
 

@@ -16,7 +16,7 @@ from api.csrf import FormGuard
 from api.deps import SessionDep, SessionsDep, SettingsDep, TemporalDep
 from api.params import RowId
 from api.routes.lifecycle import run_update
-from api.templating import templates
+from api.templating import plain_error, templates
 from models.measure import workflow_id_for
 from models.money import Scenario
 from models.people import Person
@@ -83,7 +83,7 @@ async def act(
             await run_update(temporal, measure_id, update, message, None)
             return RedirectResponse(f"/measures/{measure_id}", status_code=303)
         except ValidationError as error:
-            problem, status = "; ".join(_plain(e) for e in error.errors()), 422
+            problem, status = "; ".join(plain_error(e) for e in error.errors()), 422
         except HTTPException as error:
             problem, status = _said(error.detail), error.status_code
     async with sessions() as session:
@@ -105,11 +105,6 @@ def _message(action: Action, by: int, form: dict[str, str]) -> tuple[Any, BaseMo
     if action == "resume":
         return MeasureWorkflow.resume, Resume(by=by)
     return MeasureWorkflow.cancel, Cancel(by=by, reason=form.get("reason", ""))
-
-
-def _plain(error: Any) -> str:
-    field = ".".join(str(part) for part in error["loc"])
-    return f"{field.replace('_', ' ')}: {error['msg']}"
 
 
 def _said(detail: Any) -> str:

@@ -1,0 +1,194 @@
+"""The admin pages: forms that change people, rates, dimensions and gate policies — with CSRF,
+for admins only, audited, and refusing bad input without writing anything."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+from bs4 import BeautifulSoup
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.audit import AuditEvent
+from models.people import Person
+from services import accounts, policies
+from services.db import transaction
+from tests.conftest import READER_PASSWORD
+from tests.link_helpers import sign_in
+from tests.rollup_data import make_tree
+
+
+async def _csrf(browser: httpx.AsyncClient, path: str = "/admin") -> str:
+    page = await browser.get(path)
+    assert page.status_code == 200, page.text[:300]
+    field = BeautifulSoup(page.text, "html.parser").select_one('input[name="csrf"]')
+    assert field is not None
+    return str(field["value"])
+
+
+async def _people(sessions: async_sessionmaker[AsyncSession]) -> dict[str, Person]:
+    async with sessions() as session:
+        return {p.email: p for p in (await session.exec(select(Person))).all()}
+
+
+async def _can_sign_in(
+    sessions: async_sessionmaker[AsyncSession], email: str, password: str
+) -> bool:
+    async with sessions() as session:
+        return await accounts.check_password(session, email=email, password=password) is not None
+
+
+async def test_an_admin_adds_and_deactivates_a_person(
+    reader: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    csrf = await _csrf(reader)
+    added = await reader.post(
+        "/admin/people",
+        data={
+            "csrf": csrf,
+            "name": "Rita Requester",
+            "email": "Rita@Globex.example",
+            "password": "a long enough password",
+        },
+    )
+    assert added.status_code == 303
+    shown = await reader.get(added.headers["location"])
+    assert "Added Rita Requester." in shown.text
+    rita = (await _people(sessions))["rita@globex.example"]
+    assert await _can_sign_in(sessions, "rita@globex.example", "a long enough password")
+
+    off = await reader.post(f"/admin/people/{rita.id}", data={"csrf": csrf, "active": "false"})
+    assert off.status_code == 303
+    assert not await _can_sign_in(sessions, "rita@globex.example", "a long enough password")
+    async with sessions() as session:
+        events = (
+            await session.exec(
+                select(AuditEvent)
+                .where(AuditEvent.entity_type == "person", AuditEvent.entity_id == str(rita.id))
+                .order_by(col(AuditEvent.id))
+            )
+        ).all()
+    assert [(e.action, e.channel) for e in events] == [
+        ("person.created", "page"),
+        ("person.updated", "page"),
+    ]
+
+
+async def test_bad_input_shows_what_is_wrong_keeps_what_was_typed_and_writes_nothing(
+    reader: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    before = await _people(sessions)
+    csrf = await _csrf(reader)
+    answer = await reader.post(
+        "/admin/people", data={"csrf": csrf, "name": "Bad Email", "email": "not-an-email"}
+    )
+    assert answer.status_code == 422
+    soup = BeautifulSoup(answer.text, "html.parser")
+    alert = soup.select_one('[role="alert"]')
+    assert alert is not None and "email" in alert.get_text()
+    name = soup.select_one('form[action="/admin/people"] input[name="name"]')
+    assert name is not None and name["value"] == "Bad Email"
+    assert await _people(sessions) == before
+
+    taken = next(iter(before))
+    again = await reader.post("/admin/people", data={"csrf": csrf, "name": "Twin", "email": taken})
+    assert again.status_code == 422 and "already has the email" in again.text
+
+
+async def test_forms_need_the_csrf_value_and_an_admin(
+    browser: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with transaction(sessions) as session:
+        session.add(
+            Person(
+                email="ursula.user@acme.example",
+                name="Ursula User",
+                password_hash=accounts.hash_password(READER_PASSWORD),
+            )
+        )
+    assert (await sign_in(browser, "ursula.user@acme.example", READER_PASSWORD)).status_code == 303
+    assert (await browser.get("/admin")).status_code == 403
+    refused = await browser.post("/admin/people", data={"name": "X", "email": "x@acme.example"})
+    assert refused.status_code == 403
+    assert "x@acme.example" not in await _people(sessions)
+
+
+async def test_no_csrf_no_change(
+    reader: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    refused = await reader.post("/admin/people", data={"name": "Y", "email": "y@acme.example"})
+    assert refused.status_code == 403
+    assert "y@acme.example" not in await _people(sessions)
+
+
+async def test_rates_and_dimensions_from_the_admin_page(
+    reader: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    tree = await make_tree(sessions, usd_rate=None)
+    csrf = await _csrf(reader)
+    org = str(tree.organization_id)
+    ok = await reader.post(
+        "/admin/rates",
+        data={"csrf": csrf, "organization_id": org, "currency": "usd", "rate": "0.9"},
+    )
+    assert ok.status_code == 303
+    rates = await reader.get(f"/api/organizations/{org}/rates")
+    assert [(r["currency"], r["rate"]) for r in rates.json()] == [("USD", "0.9")]
+    for rate in ("-1", "zero", ""):
+        bad = await reader.post(
+            "/admin/rates",
+            data={"csrf": csrf, "organization_id": org, "currency": "USD", "rate": rate},
+        )
+        assert bad.status_code == 422, rate
+    group = await reader.post(
+        "/admin/rates", data={"csrf": csrf, "organization_id": org, "currency": "EUR", "rate": "2"}
+    )
+    assert group.status_code == 422 and "group currency" in group.text
+
+    entity = await reader.post(
+        "/admin/legal-entities",
+        data={
+            "csrf": csrf,
+            "organization_id": org,
+            "code": "RC-UK",
+            "name": "RC Ltd",
+            "currency": "gbp",
+        },
+    )
+    assert entity.status_code == 303
+    listed = await reader.get("/api/legal-entities")
+    assert ("RC-UK", "GBP") in [(e["code"], e["currency"]) for e in listed.json()]
+    unit = await reader.post(
+        "/admin/business-units",
+        data={"csrf": csrf, "organization_id": org, "code": "OPS", "name": "Ops again"},
+    )
+    assert unit.status_code == 422 and "already has the code OPS" in unit.text
+
+
+async def test_a_new_policy_version_from_the_policy_page(
+    reader: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    tree = await make_tree(sessions, usd_rate=None)
+    path = f"/admin/portfolios/{tree.portfolio_id}/policy"
+    csrf = await _csrf(reader, path)
+    form = {"csrf": csrf, "steering_threshold": "250000", "closure_tolerance": "0.1",
+            "remind_after": "0.0005", "escalate_after": "0.001", "final_escalation_after": "0.002",
+            "stage_sla": "14", "stage_escalate_after": "5"}  # fmt: skip
+
+    wrong_order = await reader.post(path, data=form | {"remind_after": "0.01"})
+    assert wrong_order.status_code == 422
+    assert "remind_after &lt; escalate_after" in wrong_order.text
+    async with sessions() as session:
+        assert (await policies.current(session, portfolio_id=tree.portfolio_id)).version == 0
+
+    published = await reader.post(path, data=form)
+    assert published.status_code == 303
+    assert "Published version 1" in (await reader.get(published.headers["location"])).text
+    async with sessions() as session:
+        policy = await policies.current(session, portfolio_id=tree.portfolio_id)
+    assert policy.version == 1
+    assert str(policy.steering_threshold) == "250000"
+    assert policy.escalation.remind_after == timedelta(seconds=43.2)
+    assert policy.escalation.stage_sla == timedelta(days=14)
