@@ -73,6 +73,7 @@ async def test_the_owner_submits_and_the_sponsor_decides_from_the_page(
     assert "Every criterion is met" in before.text
     assert "Submit the gate to Identified" in before.text and "Approve" not in before.text
     assert "Olivia Owner" in before.text and "Cleo Controller" in before.text
+    assert "in the Temporal UI" not in before.text  # for admins only
 
     submitted = await _act(browser, api.measure_id, "submit")
     assert submitted.status_code == 303
