@@ -26,6 +26,7 @@ from api.routes import (
     admin_pages,
     dashboard,
     dimensions,
+    figure_pages,
     figures,
     health,
     hierarchy,
@@ -107,6 +108,7 @@ def create_app(
     app.include_router(policies.managers)
     app.include_router(pages.router)
     app.include_router(portfolio_pages.router)
+    app.include_router(figure_pages.router)
     app.include_router(admin_pages.router)
     app.include_router(mail.router)
     app.include_router(links.router)

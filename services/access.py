@@ -62,3 +62,18 @@ async def manages_portfolio(session: AsyncSession, person: Person, portfolio_id:
         )
     )
     return found.first() is not None
+
+
+async def edits_figures(session: AsyncSession, person: Person, measure: Measure) -> bool:
+    """The measure's owner, its portfolio's managers and admins edit its figures."""
+    if person.id is not None and person.id == measure.owner_id:
+        return True
+    portfolio = (
+        await session.exec(
+            select(Program.portfolio_id)
+            .join(Project, col(Project.program_id) == Program.id)
+            .join(MeasurePackage, col(MeasurePackage.project_id) == Project.id)
+            .where(MeasurePackage.id == measure.package_id)
+        )
+    ).one()
+    return await manages_portfolio(session, person, portfolio)

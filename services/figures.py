@@ -28,6 +28,15 @@ from services.errors import FieldProblem, InvalidInput
 EDITABLE = (Scenario.PLAN, Scenario.FORECAST, Scenario.ACTUAL)
 
 
+def editable_now(measure: Measure) -> tuple[Scenario, ...]:
+    """The scenarios an editor may change on `measure` as it stands."""
+    if measure.stage in TERMINAL_STAGES:
+        return ()
+    if measure.plan_frozen_at is not None:
+        return (Scenario.FORECAST, Scenario.ACTUAL)
+    return EDITABLE
+
+
 class Refused(Exception):
     """The series may not be changed now (frozen, final, or read-only measure)."""
 

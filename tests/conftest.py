@@ -193,6 +193,15 @@ async def browser(
         yield http
 
 
+@pytest_asyncio.fixture(loop_scope="session")
+async def second_browser(browser: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+    """Another person's browser on the same app."""
+    async with httpx.AsyncClient(
+        transport=browser._transport, base_url=str(browser.base_url)
+    ) as other:
+        yield other
+
+
 READER_PASSWORD = "correct horse battery staple"
 
 

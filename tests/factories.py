@@ -196,6 +196,18 @@ async def start_lifecycle(
     await lifecycle.start(client, facts=facts, task_queue=task_queue, history_limit=history_limit)
 
 
+async def with_passwords(
+    sessions: async_sessionmaker[AsyncSession], org: Org, password: str
+) -> None:
+    """Give the organization's owner, sponsor and controller `password`, to sign in."""
+    async with transaction(sessions) as session:
+        for person_id in (org.owner_id, org.sponsor_id, org.controller_id):
+            person = await session.get(Person, person_id)
+            assert person is not None
+            person.password_hash = accounts.hash_password(password)
+            session.add(person)
+
+
 async def add_steering_member(
     sessions: async_sessionmaker[AsyncSession], org: Org, email: str
 ) -> int:

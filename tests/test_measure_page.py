@@ -4,45 +4,25 @@ lifecycle actions the signed-in person may take, right there."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
 import httpx
 import pytest
-import pytest_asyncio
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.testing import WorkflowEnvironment
 
 from models.figures import Milestone
-from models.people import Person
 from models.stages import Stage
-from services import accounts
 from services.db import transaction
 from tests.conftest import READER_PASSWORD
-from tests.factories import Org, make_org, measure_payload
+from tests.factories import make_org, measure_payload, with_passwords
 from tests.lifecycle_helpers import db_stage, start_measure
-from tests.link_helpers import PUBLIC, sign_in
+from tests.link_helpers import sign_in
 from valuegate.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("worker")
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-async def _with_passwords(sessions: async_sessionmaker[AsyncSession], org: Org) -> None:
-    async with transaction(sessions) as session:
-        for person_id in (org.owner_id, org.sponsor_id, org.controller_id):
-            person = await session.get(Person, person_id)
-            assert person is not None
-            person.password_hash = accounts.hash_password(READER_PASSWORD)
-            session.add(person)
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def second_browser(browser: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
-    """Another person's browser on the same app."""
-    async with httpx.AsyncClient(transport=browser._transport, base_url=PUBLIC) as other:
-        yield other
 
 
 async def _act(
@@ -65,7 +45,7 @@ async def test_the_owner_submits_and_the_sponsor_decides_from_the_page(
     settings: Settings,
 ) -> None:
     api, org = await start_measure(sessions, temporal_env, settings, client)
-    await _with_passwords(sessions, org)
+    await with_passwords(sessions, org, READER_PASSWORD)
     await sign_in(browser, "olivia.owner@acme.example", READER_PASSWORD)
     await sign_in(second_browser, "sam.sponsor@acme.example", READER_PASSWORD)
 
@@ -103,7 +83,7 @@ async def test_a_page_action_needs_the_session_csrf_value(
     settings: Settings,
 ) -> None:
     api, org = await start_measure(sessions, temporal_env, settings, client)
-    await _with_passwords(sessions, org)
+    await with_passwords(sessions, org, READER_PASSWORD)
     await sign_in(browser, "olivia.owner@acme.example", READER_PASSWORD)
 
     forged = await browser.post(f"/measures/{api.measure_id}/lifecycle/submit", data={})
@@ -136,7 +116,7 @@ async def test_my_work_shows_what_waits_for_each_person(
     settings: Settings,
 ) -> None:
     api, org = await start_measure(sessions, temporal_env, settings, client, submitted=True)
-    await _with_passwords(sessions, org)
+    await with_passwords(sessions, org, READER_PASSWORD)
     async with transaction(sessions) as session:
         session.add(
             Milestone(

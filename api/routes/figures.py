@@ -187,10 +187,7 @@ async def _line(session: AsyncSession, measure_id: int, line_id: int) -> ImpactL
 
 
 async def may_edit(session: AsyncSession, person: Person, measure: Measure) -> None:
-    if person.id == measure.owner_id:
-        return
-    portfolio = await measures.portfolio_of(session, package_id=measure.package_id)
-    if not await access.manages_portfolio(session, person, portfolio):
+    if not await access.edits_figures(session, person, measure):
         raise HTTPException(403, "only the owner, the portfolio's managers and admins edit figures")
 
 

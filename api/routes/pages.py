@@ -21,7 +21,7 @@ from models.measure import workflow_id_for
 from models.money import Scenario
 from models.people import Person
 from models.stages import GATE_ORDER
-from services import access, briefing, measure_view, measures, my_work
+from services import access, briefing, figures, measure_view, measures, my_work
 from services.errors import NotFound
 from valuegate.settings import Settings
 from workflows.contracts import Cancel, Decide, PutOnHold, Resume, SubmitGate
@@ -57,7 +57,7 @@ async def measure_page(
     session: SessionDep,
     settings: SettingsDep,
 ) -> HTMLResponse:
-    return await _page(request, session, measure_id, viewer, settings)
+    return await render_measure(request, session, measure_id, viewer, settings)
 
 
 @router.post("/measures/{measure_id}/lifecycle/{action}", response_model=None)
@@ -87,7 +87,9 @@ async def act(
         except HTTPException as error:
             problem, status = _said(error.detail), error.status_code
     async with sessions() as session:
-        return await _page(request, session, measure_id, viewer, settings, problem, status, form)
+        return await render_measure(
+            request, session, measure_id, viewer, settings, problem, status, form
+        )
 
 
 def _message(action: Action, by: int, form: dict[str, str]) -> tuple[Any, BaseModel]:
@@ -115,7 +117,7 @@ def _said(detail: Any) -> str:
     return str(detail)
 
 
-async def _page(
+async def render_measure(
     request: Request,
     session: AsyncSession,
     measure_id: int,
@@ -130,6 +132,16 @@ async def _page(
     view = await measure_view.load(session, measure_id=measure_id)
     about = await briefing.load(session, measure_id=measure_id)
     facts = await measures.facts(session, measure=view.measure, today=date.today())
+    editable = (
+        figures.editable_now(view.measure)
+        if await access.edits_figures(session, viewer, view.measure)
+        else ()
+    )
+    etags = {
+        (line.id, scenario): figures.Series(values=line.amounts.get(scenario, {})).etag
+        for line in about.lines
+        for scenario in editable
+    }
     ui = str(settings.temporal_ui_url).rstrip("/")
     workflow_url = (
         f"{ui}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id_for(measure_id)}"
@@ -151,6 +163,8 @@ async def _page(
             "Scenario": Scenario,
             "error": error,
             "entered": entered or {},
+            "editable": editable,
+            "etags": etags,
         },
         status_code=status,
     )

@@ -1,0 +1,121 @@
+"""Editing a measure's figures on its page: one form per impact line with a month-by-month grid
+of the scenarios the editor may change. Saved through the same service as the REST API, guarded
+by the entity tags of what the page showed, so nobody overwrites a change they never saw."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.auth import SESSION_COOKIE, PageViewer
+from api.csrf import FormGuard
+from api.deps import SessionsDep, SettingsDep
+from api.params import RowId
+from api.routes.pages import render_measure
+from models.audit import Actor, Channel
+from models.figures import ImpactLine
+from models.money import Scenario
+from services import access, figures, measures
+from services.db import transaction
+from services.errors import FieldProblem, InvalidInput
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.post("/measures/{measure_id}/lines/{line_id}/figures")
+async def save_line(
+    request: Request,
+    measure_id: RowId,
+    line_id: RowId,
+    viewer: PageViewer,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+) -> Response:
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    guard: FormGuard = request.app.state.form_guard
+    problem = guard.session_problem(
+        request, request.cookies.get(SESSION_COOKIE, ""), form.get("csrf")
+    )
+    if problem is not None:
+        raise HTTPException(403, problem)
+    actor = Actor.person(viewer.id, Channel.PAGE)
+    try:
+        async with transaction(sessions) as session:
+            measure = await measures.get(session, measure_id=measure_id)
+            if not await access.sees_measure(session, viewer, measure_id):
+                raise HTTPException(404, f"measure {measure_id} not found")
+            if not await access.edits_figures(session, viewer, measure):
+                raise HTTPException(403, "only the owner, its portfolio's managers and admins")
+            line = await session.get(ImpactLine, line_id)
+            if line is None or line.measure_id != measure_id:
+                raise HTTPException(404, f"measure {measure_id} has no impact line {line_id}")
+            changed = 0
+            for scenario in _scenarios(form):
+                values = _values(form, scenario)
+                current = await figures.series(session, line_id=line_id, scenario=scenario)
+                if current.values == values:
+                    continue
+                await figures.replace(
+                    session,
+                    measure=measure,
+                    line=line,
+                    scenario=scenario,
+                    values=values,
+                    expected_etag=form[f"etag.{scenario.value}"],
+                    actor=actor,
+                )
+                changed += 1
+    except InvalidInput as error:
+        message, status = (
+            "Nothing was saved: "
+            + "; ".join(f"{p.field.replace('values.', '')}: {p.message}" for p in error.problems),
+            422,
+        )
+    except figures.Refused as error:
+        message, status = f"Nothing was saved: {error}", 422
+    except figures.Stale:
+        message, status = (
+            "Nothing was saved: someone changed these figures after you opened the page. "
+            "Reload the page to see their figures, then enter yours again.",
+            409,
+        )
+    else:
+        return RedirectResponse(f"/measures/{measure_id}#line-{line_id}", status_code=303)
+    async with sessions() as session:
+        return await render_measure(
+            request, session, measure_id, viewer, settings, message, status, form
+        )
+
+
+def _scenarios(form: dict[str, str]) -> list[Scenario]:
+    """The scenarios the form carried (each with the entity tag of what the page showed)."""
+    found = []
+    for scenario in figures.EDITABLE:
+        if f"etag.{scenario.value}" in form:
+            found.append(scenario)
+    return found
+
+
+def _values(form: dict[str, str], scenario: Scenario) -> dict[date, Decimal]:
+    values: dict[date, Decimal] = {}
+    problems = []
+    prefix = f"{scenario.value}."
+    for name, text in form.items():
+        if not name.startswith(prefix) or not text.strip():
+            continue
+        try:
+            period = date.fromisoformat(name.removeprefix(prefix))
+            values[period] = Decimal(text.strip().replace(",", "").replace(" ", ""))
+        except (ValueError, InvalidOperation):
+            problems.append(
+                FieldProblem(
+                    f"{scenario.value} {name.removeprefix(prefix)}",
+                    f"{text.strip()!r} is not an amount",
+                )
+            )
+    if problems:
+        raise InvalidInput(problems)
+    return values
