@@ -4,7 +4,7 @@ nothing fetched from elsewhere)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from models.rollups import PeriodValues
 
@@ -35,16 +35,15 @@ class LineChart:
     x_ticks: list[Tick]
 
 
-def _nice_top(value: Decimal) -> Decimal:
-    """A round number at or above `value` for the top of the axis: 1, 2, 5 or 10 times a power
-    of ten."""
-    if value <= 0:
-        return Decimal(1)
-    exponent = value.adjusted()
+def _nice_step(span: Decimal) -> Decimal:
+    """A round step for about four grid lines over `span`: 1, 2, 2.5 or 5 times a power of
+    ten."""
+    rough = span / 4 if span > 0 else Decimal(1)
+    exponent = rough.adjusted()
     return next(
         Decimal(step).scaleb(exponent)
-        for step in (1, 2, 5, 10)
-        if Decimal(step).scaleb(exponent) >= value
+        for step in ("1", "2", "2.5", "5", "10")
+        if Decimal(step).scaleb(exponent) >= rough
     )
 
 
@@ -61,8 +60,11 @@ def line_chart(months: list[PeriodValues], *, width: int = 720, height: int = 26
     plot_w, plot_h = width - left - 8, height - bottom - top_pad
     highest = max((getattr(m, k) for m in months for k, _ in SERIES), default=Decimal(0))
     lowest = min((getattr(m, k) for m in months for k, _ in SERIES), default=Decimal(0))
-    top = _nice_top(highest)
-    floor = -_nice_top(-lowest) if lowest < 0 else Decimal(0)
+    highest, lowest = max(highest, Decimal(0)), min(lowest, Decimal(0))
+    step = _nice_step(highest - lowest)
+    floor = (lowest / step).to_integral_value(rounding=ROUND_FLOOR) * step
+    top = (highest / step).to_integral_value(rounding=ROUND_CEILING) * step
+    top = top if top > floor else floor + step
     span = top - floor
 
     def y(amount: Decimal) -> float:
@@ -76,7 +78,8 @@ def line_chart(months: list[PeriodValues], *, width: int = 720, height: int = 26
         Line(key, label, " ".join(f"{x(i)},{y(getattr(m, key))}" for i, m in enumerate(months)))
         for key, label in SERIES
     ]
-    y_ticks = [Tick(y(floor + span * k / 4), _short(floor + span * k / 4)) for k in range(5)]
+    steps = int(span / step)
+    y_ticks = [Tick(y(floor + step * k), _short(floor + step * k)) for k in range(steps + 1)]
     every = max(len(months) // 8, 1)
     x_ticks = [
         Tick(x(i), m.period.strftime("%b %Y")) for i, m in enumerate(months) if i % every == 0

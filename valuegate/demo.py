@@ -15,6 +15,7 @@ from temporalio.client import Client
 
 from models.audit import Actor, Channel
 from models.figures import ImpactLine, Milestone, MonthlyValue
+from models.fx import FxRate
 from models.gates import SteeringMember
 from models.measure import Measure
 from models.money import ImpactCategory, Scenario
@@ -199,6 +200,8 @@ async def _hierarchy(session: AsyncSession) -> _Refs:
         ),
     }
     session.add_all([*people, *units.values(), *entities.values()])
+    # What one US dollar is worth in euros, so the roll-ups include the US entity's figures.
+    session.add(FxRate(organization_id=org.id, currency="USD", rate=Decimal("0.92")))
     packages: list[MeasurePackage] = []
     for portfolio_name, programs in HIERARCHY.items():
         portfolio = Portfolio(
