@@ -60,9 +60,15 @@ class FormGuard:
     def foreign(self, request: Request) -> str | None:
         """Why the request comes from another site, or None."""
         origin = request.headers.get("origin")
-        if origin is not None and origin != self._origin:
+        site = request.headers.get("sec-fetch-site")
+        if origin == "null":
+            # A page with "Referrer-Policy: no-referrer" (the link pages) makes browsers send
+            # "Origin: null" with its forms; Fetch Metadata still says where the form was.
+            if site != "same-origin":
+                return "the form was sent from another site"
+        elif origin is not None and origin != self._origin:
             return "the form was sent from another site"
-        if request.headers.get("sec-fetch-site") == "cross-site":
+        if site == "cross-site":
             return "the form was sent from another site"
         return None
 

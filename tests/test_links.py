@@ -308,6 +308,31 @@ async def test_a_post_from_another_site_or_without_the_form_is_refused(
     assert await _used(sessions) == []
 
 
+async def test_a_null_origin_counts_only_with_fetch_metadata_saying_same_origin(
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    smtp: CapturingSmtp,
+) -> None:
+    """The link pages send no referrer, so browsers post their forms with "Origin: null"."""
+    api, _ = await start_measure(sessions, temporal_env, settings, client, submitted=True)
+    url = (await _sponsor_links(smtp))["Approve"]
+    _, csrf = await open_link(browser, url)
+    path = url.removeprefix(PUBLIC)
+    for site in (None, "cross-site", "same-site"):
+        headers = {"Origin": "null"} | ({"Sec-Fetch-Site": site} if site else {})
+        refused = await browser.post(path, data={"csrf": csrf}, headers=headers)
+        assert refused.status_code == 403, site
+    assert (await api.view())["gate"]["pending"] == ["sponsor"]
+
+    same = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
+    approved = await browser.post(path, data={"csrf": csrf}, headers=same)
+    assert approved.status_code == 200, approved.text
+    assert (await api.view())["stage"] == "identified"
+
+
 async def test_links_are_built_from_the_configured_address_not_the_request(
     client: httpx.AsyncClient,
     sessions: async_sessionmaker[AsyncSession],

@@ -1,0 +1,155 @@
+"""End to end in a real headless Chromium: the owner signs in, edits a figure in the grid and
+submits the gate; the sponsor approves through the link in the email they received.
+
+Needs Debian's `chromium` (installed by `.ci/run`) and the `playwright` package, which drives the
+browser that is there (it downloads nothing). Skipped, saying why, where Chromium is absent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from models.figures import ImpactLine, MonthlyValue
+from models.money import Scenario
+from models.stages import Stage
+from tests.conftest import READER_PASSWORD
+from tests.factories import complete_measure, make_org, start_lifecycle, with_passwords
+from tests.lifecycle_helpers import db_stage
+from tests.link_helpers import email_to, links_in
+from tests.support import CapturingSmtp, free_port
+from valuegate.settings import Settings
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# The flags this machine needs: no sandbox as root, nothing reaching out to Google's services.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+pytestmark = [
+    pytest.mark.usefixtures("worker"),
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="Chromium is not installed (Debian: apt-get install chromium); .ci/run installs it",
+    ),
+]
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def settings(
+    database_url: str,
+    temporal_env: WorkflowEnvironment,
+    smtp: CapturingSmtp,
+    tmp_path: Path,
+    port: int,
+) -> Settings:
+    """As the suite's settings, with the app's public address the real server the browser uses
+    (the links in emails point there)."""
+    return Settings(
+        database_url=database_url,
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        temporal_task_queue=f"test-{uuid.uuid4()}",
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        public_base_url=f"http://127.0.0.1:{port}",  # type: ignore[arg-type]
+        mail_catcher_dir=tmp_path / "mail",
+    )
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def server(
+    settings: Settings, engine: AsyncEngine, temporal_env: WorkflowEnvironment, port: int
+) -> AsyncIterator[str]:
+    """The app served over real HTTP on a free port, as uvicorn serves it in production."""
+    app = create_app(settings, engine=engine, temporal=temporal_env.client)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    running = uvicorn.Server(config)
+    task = asyncio.create_task(running.serve())
+    while not running.started:
+        if task.done():
+            task.result()  # raise what stopped it
+        await asyncio.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    await task
+
+
+async def test_sign_in_edit_a_figure_submit_and_approve_by_email_link(
+    server: str,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    smtp: CapturingSmtp,
+) -> None:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    org = await make_org(sessions)
+    await with_passwords(sessions, org, READER_PASSWORD)
+    measure_id = await complete_measure(sessions, org, stage=Stage.DEFINED)
+    await start_lifecycle(sessions, temporal_env.client, measure_id, settings.temporal_task_queue)
+
+    async with playwright_api.async_playwright() as driver:
+        chromium = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            owner = await chromium.new_page()
+            await owner.goto(f"{server}/measures/{measure_id}")
+            assert "/sign-in" in owner.url  # signed out: off to the sign-in page and back
+            await owner.fill('input[name="email"]', org.owner_email)
+            await owner.fill('input[name="password"]', READER_PASSWORD)
+            await owner.click('button[type="submit"]')
+            await owner.wait_for_url(f"{server}/measures/{measure_id}")
+
+            await owner.fill('input[aria-label="forecast 2027-01"]', "9750.25")
+            await owner.click('form[id^="line-"] button[type="submit"]')
+            await owner.wait_for_load_state()
+            field = owner.locator('input[aria-label="forecast 2027-01"]')
+            assert await field.input_value() == "9750.25"
+
+            await owner.click('button:has-text("Submit the gate to Identified")')
+            await owner.wait_for_load_state()
+            assert "Open gate: to Identified" in await owner.content()
+
+            email = await email_to(smtp, "sam.sponsor@", "Decision needed: gate to Identified")
+            approve = links_in(email)["Approve"]
+            assert approve.startswith(f"{server}/links/")
+
+            sponsor = await (await chromium.new_context()).new_page()  # another person's browser
+            await sponsor.goto(approve)
+            assert await db_stage(sessions, measure_id) is Stage.DEFINED  # opening is not approving
+            await sponsor.fill('textarea[name="comment"]', "Agreed, go ahead")
+            await sponsor.click('button:has-text("Approve")')
+            await sponsor.wait_for_load_state()
+            assert "Thank you" in await sponsor.content()
+        finally:
+            await chromium.close()
+
+    assert await db_stage(sessions, measure_id) is Stage.IDENTIFIED
+    async with sessions() as session:
+        forecast = (
+            await session.exec(
+                select(MonthlyValue.amount)
+                .join(ImpactLine, ImpactLine.id == MonthlyValue.impact_line_id)  # type: ignore[arg-type]
+                .where(
+                    ImpactLine.measure_id == measure_id, MonthlyValue.scenario == Scenario.FORECAST
+                )
+            )
+        ).all()
+    assert forecast == [Decimal("9750.25")]
