@@ -15,7 +15,7 @@ from models.rollups import Dashboard, MatrixCell, PeriodValues, Rollup, StageCou
 from models.stages import GATE_ORDER, Stage
 from models.status import Light
 from services import access, hierarchy, rollup
-from services.rollup import Filters
+from services.rollup import SKIP, Filters
 
 PIPELINE = (*GATE_ORDER, Stage.ON_HOLD, Stage.CANCELLED)
 DELIVERY_ROWS = (Light.GREEN, Light.AMBER, Light.RED)
@@ -33,14 +33,19 @@ async def load(
     session: AsyncSession, *, person: Person, filters: Filters, currency: str, today: date
 ) -> Dashboard:
     where = access.visible_measures(person)
-    total = (await rollup.rollups(session, by=None, today=today, where=where, filters=filters)).get(
+    # One query grouped by stage and both lights; pipeline, matrix and total are regroupings.
+    found = await rollup.grouped(
+        session,
+        by=("stage", "delivery", "value"),
+        today=today,
+        where=where,
+        filters=filters,
+        cancelled=True,
+    )
+    stages = found.rollups(lambda key: key[0])
+    cells = found.rollups(lambda key: SKIP if key[0] == Stage.CANCELLED else (key[1], key[2]))
+    total = found.rollups(lambda key: SKIP if key[0] == Stage.CANCELLED else None).get(
         None, Rollup(currency=currency)
-    )
-    stages = await rollup.rollups(
-        session, by="stage", today=today, where=where, filters=filters, cancelled=True
-    )
-    cells = await rollup.rollups(
-        session, by=("delivery", "value"), today=today, where=where, filters=filters
     )
     by_month = await rollup.months(session, today=today, where=where, filters=filters)
     empty = Rollup(currency=currency)

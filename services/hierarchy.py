@@ -170,7 +170,6 @@ async def browse(
     where = access.visible_measures(person)
     scope = rollup.Filters(**{level.key: node.id})
     currency = await group_currency(session, level, node)
-    own = await rollup.rollups(session, by=level.key, today=today, where=where, filters=scope)
     if level.child == "measure":
         child_key, child_label = "id", "measure"
         below = (
@@ -184,7 +183,11 @@ async def browse(
         child_level = LEVELS[level.child or ""]
         child_key, child_label = child_level.key, child_level.name
         below = [(c.id, c.name) for c in await children(session, child_level, node.id, person)]
-    rolled = await rollup.rollups(session, by=child_key, today=today, where=where, filters=scope)
+    # One query: the children's sums, which together are the node's (each measure below the
+    # node is below exactly one child).
+    found = await rollup.grouped(session, by=child_key, today=today, where=where, filters=scope)
+    rolled = found.rollups()
+    own = found.rollups(lambda _: node.id)
     empty = Rollup(currency=currency)
     return NodeView(
         level=level.name,

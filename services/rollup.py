@@ -9,7 +9,7 @@ tests hold it to the same answer as the Python functions the workflow's search a
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -185,6 +185,16 @@ class _Sums:
         amounts = self.money[name]
         amounts[currency] = amounts.get(currency, Decimal(0)) + _decimal(units)
 
+    def merge(self, other: _Sums) -> None:
+        self.count += other.count
+        for kind, by_light in other.counts.items():
+            for light, n in by_light.items():
+                self.counts[kind][light] += n
+        for name, amounts in other.money.items():
+            for currency, amount in amounts.items():
+                mine = self.money[name]
+                mine[currency] = mine.get(currency, Decimal(0)) + amount
+
 
 MONEY = ("plan", "achieved", "verified", "weight", "late_weight", "red_weight")
 
@@ -203,7 +213,30 @@ def _money_sums(rows: Subquery) -> list[Any]:
     ]
 
 
-async def rollups(
+SKIP = object()  # a regrouping that leaves a group out
+
+
+@dataclass
+class Grouped:
+    """Per-organization, per-currency sums of the groups one query returned; regrouped and
+    turned into roll-ups without asking the database again."""
+
+    groups: dict[Any, dict[int, _Sums]]
+    rates: Mapping[int, GroupRates]
+
+    def rollups(self, regroup: Callable[[Any], Any] = lambda key: key) -> dict[Any, Rollup]:
+        """Roll-ups by `regroup(key)` of each group (SKIP leaves a group out)."""
+        merged: dict[Any, dict[int, _Sums]] = defaultdict(lambda: defaultdict(_Sums))
+        for key, by_org in self.groups.items():
+            new = regroup(key)
+            if new is SKIP:
+                continue
+            for org, sums in by_org.items():
+                merged[new][org].merge(sums)
+        return {key: _combine(by_org, self.rates) for key, by_org in merged.items()}
+
+
+async def grouped(
     session: AsyncSession,
     *,
     by: str | tuple[str, ...] | None,
@@ -211,8 +244,8 @@ async def rollups(
     where: Any = None,
     filters: Filters = Filters(),
     cancelled: bool = False,
-) -> dict[Any, Rollup]:
-    """Roll-ups of the measures matching `where` and `filters` (cancelled ones only with
+) -> Grouped:
+    """One query over the measures matching `where` and `filters` (cancelled ones only with
     `cancelled`), grouped by the column(s) `by` of `measures()` — e.g. "portfolio_id", or
     ("delivery", "value"); None: one group, key None. Keys are values, or tuples of values."""
     rows = measures(today, where)
@@ -244,7 +277,23 @@ async def rollups(
         for name in MONEY:
             sums.add(name, row.currency, getattr(row, name))
     rates = await _rates(session, {org for by_org in groups.values() for org in by_org})
-    return {key: _combine(by_org, rates) for key, by_org in groups.items()}
+    return Grouped(groups, rates)
+
+
+async def rollups(
+    session: AsyncSession,
+    *,
+    by: str | tuple[str, ...] | None,
+    today: date,
+    where: Any = None,
+    filters: Filters = Filters(),
+    cancelled: bool = False,
+) -> dict[Any, Rollup]:
+    """Roll-ups grouped as `grouped` groups them."""
+    found = await grouped(
+        session, by=by, today=today, where=where, filters=filters, cancelled=cancelled
+    )
+    return found.rollups()
 
 
 async def months(

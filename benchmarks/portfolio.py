@@ -1,0 +1,305 @@
+"""Latency of the portfolio dashboard and of the hierarchy page on a large portfolio in
+PostgreSQL, next to the bare aggregate SQL for the same figures, run in the same process on the
+same data.
+
+Data: 100,000 measures (one organization, 4 portfolios, 20 programs, 100 projects, 1,000
+measure packages; 80 % in a EUR legal entity, 20 % in a USD one), each with one impact line of
+24 monthly plan and 24 forecast values, 6 months of actuals for a third of them, and two
+milestones — about 5.2 million monthly values, loaded with COPY.
+
+ValueGate: GET /dashboard (organization-wide) and GET /hierarchy/portfolio/<id> as an admin,
+through the whole app in this process (routing, session, access rules, SQL built by the
+roll-up service, currency conversion, template). Bare: the hand-written SQL returning the same
+sums — per stage and currency plus per month and currency for the dashboard, per program and
+currency for the hierarchy page — through the same connection pool.
+
+    .venv/bin/python -m benchmarks.portfolio                      # loads once, then reuses
+    .venv/bin/python -m benchmarks.portfolio --reload --measures 100000 --rounds 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import random
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from datetime import date
+
+import httpx
+import psycopg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
+
+from api.app import create_app
+from models.money import STORAGE_SCALE
+from models.people import Person
+from services import accounts, migrate
+from services.db import create_engine, session_factory, transaction
+from valuegate.settings import Settings
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/valuegate_bench"
+STAGES = ["defined", "identified", "detailed", "decided", "implemented", "closed", "on_hold",
+          "cancelled"]  # fmt: skip
+START = date(2027, 1, 1)
+MONTHS = [date(2027 + m // 12, m % 12 + 1, 1) for m in range(24)]
+ADMIN_EMAIL = "bench.admin@valuegate.example"
+
+# The bare SQL: the same sums the pages show, written by hand.
+LINE_MONTHS = """
+    SELECT l.measure_id, v.period,
+           sum(CASE WHEN v.scenario = 'plan' THEN v.amount END) AS plan,
+           coalesce(sum(CASE WHEN v.scenario = 'actual' THEN v.amount END),
+                    sum(CASE WHEN v.scenario = 'forecast' THEN v.amount END)) AS achieved,
+           sum(CASE WHEN v.scenario = 'verified' THEN v.amount END) AS verified
+    FROM monthly_value v JOIN impact_line l ON l.id = v.impact_line_id
+    WHERE l.category <> 'capex'
+    GROUP BY l.measure_id, v.impact_line_id, v.period
+"""
+PATH = """
+    JOIN measure_package pk ON pk.id = m.package_id
+    JOIN project pj ON pj.id = pk.project_id
+    JOIN program pg ON pg.id = pj.program_id
+    JOIN portfolio pf ON pf.id = pg.portfolio_id
+    LEFT JOIN legal_entity le ON le.id = m.legal_entity_id
+"""
+BARE_BY_STAGE = f"""
+    WITH lm AS ({LINE_MONTHS}),
+    mv AS (SELECT measure_id, sum(plan) AS plan, sum(achieved) AS achieved,
+                  sum(verified) AS verified FROM lm GROUP BY measure_id)
+    SELECT m.stage, le.currency, count(*), sum(mv.plan), sum(mv.achieved), sum(mv.verified)
+    FROM measure m {PATH} LEFT JOIN mv ON mv.measure_id = m.id
+    WHERE pf.organization_id = :org
+    GROUP BY m.stage, le.currency
+"""
+BARE_BY_MONTH = f"""
+    WITH lm AS ({LINE_MONTHS})
+    SELECT lm.period, le.currency, sum(lm.plan), sum(lm.achieved), sum(lm.verified)
+    FROM lm JOIN measure m ON m.id = lm.measure_id {PATH}
+    WHERE pf.organization_id = :org AND m.stage <> 'cancelled'
+    GROUP BY lm.period, le.currency
+"""
+BARE_BY_PROGRAM = f"""
+    WITH lm AS ({LINE_MONTHS}),
+    mv AS (SELECT measure_id, sum(plan) AS plan, sum(achieved) AS achieved,
+                  sum(verified) AS verified FROM lm GROUP BY measure_id)
+    SELECT pg.id, le.currency, count(*), sum(mv.plan), sum(mv.achieved), sum(mv.verified)
+    FROM measure m {PATH} LEFT JOIN mv ON mv.measure_id = m.id
+    WHERE pf.id = :portfolio AND m.stage <> 'cancelled'
+    GROUP BY pg.id, le.currency
+"""
+
+
+def _copy(cursor: psycopg.Cursor, table: str, columns: str, rows: list[str]) -> None:
+    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        buffer = io.StringIO()
+        for i, row in enumerate(rows, 1):
+            buffer.write(row)
+            if i % 200_000 == 0:
+                copy.write(buffer.getvalue())
+                buffer = io.StringIO()
+        copy.write(buffer.getvalue())
+
+
+def load(database_url: str, measures: int) -> None:
+    """A fresh database with the benchmark's portfolio."""
+    server = database_url.rsplit("/", 1)[0] + "/postgres"
+    name = database_url.rsplit("/", 1)[1]
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    migrate.upgrade(database_url)
+    rng = random.Random(20261126)
+    now = "2026-11-26 00:00:00+00"
+    with psycopg.connect(database_url) as conn, conn.cursor() as cur:
+        insert = "INSERT INTO {} VALUES ({})"
+        fixed = [
+            ("organization (id, name, group_currency)", (1, "Bench Group", "EUR")),
+            (
+                "legal_entity (id, organization_id, code, name, currency)",
+                (1, 1, "BG-DE", "Bench GmbH", "EUR"),
+            ),
+            (
+                "legal_entity (id, organization_id, code, name, currency)",
+                (2, 1, "BG-US", "Bench Inc.", "USD"),
+            ),
+            ("business_unit (id, organization_id, code, name)", (1, 1, "OPS", "Operations")),
+            ("fx_rate (organization_id, currency, rate, updated_at)", (1, "USD", 92 * 10**8, now)),
+        ]
+        for portfolio in range(1, 5):
+            fixed.append(
+                (
+                    "portfolio (id, organization_id, name, steering_threshold)",
+                    (portfolio, 1, f"Portfolio {portfolio}", 10**6 * STORAGE_SCALE),
+                )
+            )
+            for _ in range(5):
+                fixed.append(
+                    (
+                        "program (id, portfolio_id, name)",
+                        (len(fixed), portfolio, f"Program {len(fixed)}"),
+                    )
+                )
+        for table, row in fixed:
+            cur.execute(insert.format(table, ", ".join(["%s"] * len(row))), row)
+        programs = [row[0] for table, row in fixed if table.startswith("program")]
+        package_ids = []
+        project_id = package_id = 0
+        for program_id in programs:
+            for _ in range(5):
+                project_id += 1
+                cur.execute(
+                    "INSERT INTO project (id, program_id, name) VALUES (%s, %s, %s)",
+                    (project_id, program_id, f"Project {project_id}"),
+                )
+                for _ in range(10):
+                    package_id += 1
+                    package_ids.append(package_id)
+                    cur.execute(
+                        "INSERT INTO measure_package (id, project_id, name) VALUES (%s, %s, %s)",
+                        (package_id, project_id, f"Package {package_id}"),
+                    )
+        measure_rows, line_rows, value_rows, milestone_rows = [], [], [], []
+        value_id = milestone_id = 0
+        for mid in range(1, measures + 1):
+            stage = STAGES[mid % len(STAGES)]
+            entity = 2 if mid % 5 == 0 else 1
+            measure_rows.append(
+                f"{mid}\tMeasure {mid}\t\t{package_ids[mid % len(package_ids)]}\t1\t{entity}\t"
+                f"{START}\t24\t{stage}\t{now}\t{now}\t0\n"
+            )
+            line_rows.append(f"{mid}\t{mid}\tcost_reduction\tSavings\n")
+            monthly = rng.randint(1_000, 50_000) * STORAGE_SCALE
+            reached = monthly * rng.randint(70, 110) // 100
+            for i, month in enumerate(MONTHS):
+                for scenario, amount in (("plan", monthly), ("forecast", reached)):
+                    value_id += 1
+                    value_rows.append(f"{value_id}\t{mid}\t{scenario}\t{month}\t{amount}\n")
+                if mid % 3 == 0 and i < 6:
+                    value_id += 1
+                    value_rows.append(f"{value_id}\t{mid}\tactual\t{month}\t{reached}\n")
+            for offset in (rng.randint(-60, 30), rng.randint(30, 300)):
+                milestone_id += 1
+                planned = date.fromordinal(date(2026, 11, 26).toordinal() + offset)
+                milestone_rows.append(f"{milestone_id}\t{mid}\tMilestone\t{planned}\n")
+        _copy(
+            cur,
+            "measure",
+            "id, title, description, package_id, business_unit_id, "
+            "legal_entity_id, plan_start, horizon_months, stage, created_at, updated_at, "
+            "plan_version",
+            measure_rows,
+        )
+        _copy(cur, "impact_line", "id, measure_id, category, description", line_rows)
+        _copy(cur, "monthly_value", "id, impact_line_id, scenario, period, amount", value_rows)
+        _copy(cur, "milestone", "id, measure_id, title, planned_date", milestone_rows)
+        for table in (
+            "organization",
+            "portfolio",
+            "program",
+            "project",
+            "measure_package",
+            "measure",
+            "impact_line",
+            "monthly_value",
+            "milestone",
+            "legal_entity",
+            "business_unit",
+        ):
+            cur.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT max(id) FROM {table}))"
+            )
+        conn.commit()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    print(f"loaded {measures:,} measures, {value_id:,} monthly values, {milestone_id:,} milestones")
+
+
+async def _seconds(call: Callable[[], Awaitable[object]]) -> float:
+    started = time.perf_counter()
+    await call()
+    return time.perf_counter() - started
+
+
+def _p(values: list[float], share: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(share * 100) - 1]
+
+
+async def run(database_url: str, rounds: int) -> None:
+    engine: AsyncEngine = create_engine(database_url)
+    sessions = session_factory(engine)
+    async with transaction(sessions) as session:
+        admin = (await session.exec(select(Person).where(Person.email == ADMIN_EMAIL))).first()
+        if admin is None:
+            admin = Person(email=ADMIN_EMAIL, name="Bench Admin", is_admin=True)
+            session.add(admin)
+    cookie = await accounts.start_session(sessions, admin)
+    settings = Settings(database_url=database_url, public_base_url="http://bench.local")  # type: ignore[arg-type]
+    app = create_app(settings, engine=engine)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://bench.local", cookies={"vg_session": cookie}
+    ) as http:
+
+        async def page(path: str) -> None:
+            answer = await http.get(path)
+            assert answer.status_code == 200, answer.text[:300]
+
+        async def bare(*statements: tuple[str, dict[str, int]]) -> None:
+            async with engine.connect() as conn:
+                for sql, params in statements:
+                    (await conn.execute(text(sql), params)).all()
+
+        cases = {
+            "dashboard": (
+                lambda: page("/dashboard?organization_id=1"),
+                lambda: bare((BARE_BY_STAGE, {"org": 1}), (BARE_BY_MONTH, {"org": 1})),
+            ),
+            "hierarchy page (portfolio)": (
+                lambda: page("/hierarchy/portfolio/1"),
+                lambda: bare((BARE_BY_PROGRAM, {"portfolio": 1})),
+            ),
+        }
+        print(f"{'':28} {'p50':>8} {'p95':>8}   (seconds, {rounds} rounds each)")
+        for name, (ours, baseline) in cases.items():
+            for _ in range(2):  # warm-up: plans cached, templates compiled
+                await ours()
+                await baseline()
+            mine, theirs = [], []
+            for _ in range(rounds):  # interleaved, so both see the same machine
+                mine.append(await _seconds(ours))
+                theirs.append(await _seconds(baseline))
+            print(f"{name:28} {_p(mine, 0.5):8.3f} {_p(mine, 0.95):8.3f}")
+            print(f"{'  bare SQL':28} {_p(theirs, 0.5):8.3f} {_p(theirs, 0.95):8.3f}")
+            print(f"{'  ratio (p95)':28} {_p(mine, 0.95) / _p(theirs, 0.95):8.2f}   target ≤ 2.00")
+    await engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--measures", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--reload", action="store_true", help="load the data again")
+    args = parser.parse_args()
+    loaded = False
+    if not args.reload:
+        try:
+            with psycopg.connect(args.database_url) as conn:
+                found = conn.execute("SELECT count(*) FROM measure").fetchone()
+                loaded = found is not None and found[0] == args.measures
+        except psycopg.Error:
+            loaded = False
+    if not loaded:
+        started = time.perf_counter()
+        load(args.database_url, args.measures)
+        print(f"(loading took {time.perf_counter() - started:.0f} s)")
+    asyncio.run(run(args.database_url, args.rounds))
+
+
+if __name__ == "__main__":
+    main()
