@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import itertools
 import random
 import statistics
 import time
@@ -48,16 +49,20 @@ START = date(2027, 1, 1)
 MONTHS = [date(2027 + m // 12, m % 12 + 1, 1) for m in range(24)]
 ADMIN_EMAIL = "bench.admin@valuegate.example"
 
-# The bare SQL: the same sums the pages show, written by hand.
-LINE_MONTHS = """
-    SELECT l.measure_id, v.period,
-           sum(CASE WHEN v.scenario = 'plan' THEN v.amount END) AS plan,
-           coalesce(sum(CASE WHEN v.scenario = 'actual' THEN v.amount END),
-                    sum(CASE WHEN v.scenario = 'forecast' THEN v.amount END)) AS achieved,
-           sum(CASE WHEN v.scenario = 'verified' THEN v.amount END) AS verified
-    FROM monthly_value v JOIN impact_line l ON l.id = v.impact_line_id
-    WHERE l.category <> 'capex'
-    GROUP BY l.measure_id, v.impact_line_id, v.period
+# The bare SQL: the same sums the pages show, written by hand. Achieved (actual where entered,
+# else forecast) = all actuals + all forecasts - the forecasts of months that have an actual.
+SCENARIO_SUMS = """
+    sum(CASE WHEN v.scenario = 'plan' THEN v.amount END) AS plan,
+    sum(CASE WHEN v.scenario = 'actual' THEN v.amount END) AS actual,
+    sum(CASE WHEN v.scenario = 'forecast' THEN v.amount END) AS forecast,
+    sum(CASE WHEN v.scenario = 'verified' THEN v.amount END) AS verified
+"""
+OVERRIDDEN = """
+    FROM monthly_value a
+    JOIN monthly_value f ON f.impact_line_id = a.impact_line_id AND f.period = a.period
+                        AND f.scenario = 'forecast'
+    JOIN impact_line l ON l.id = a.impact_line_id
+    WHERE a.scenario = 'actual' AND l.category <> 'capex'
 """
 PATH = """
     JOIN measure_package pk ON pk.id = m.package_id
@@ -66,28 +71,44 @@ PATH = """
     JOIN portfolio pf ON pf.id = pg.portfolio_id
     LEFT JOIN legal_entity le ON le.id = m.legal_entity_id
 """
+PER_MEASURE = f"""
+    WITH s AS (SELECT l.measure_id, {SCENARIO_SUMS}
+               FROM monthly_value v JOIN impact_line l ON l.id = v.impact_line_id
+               WHERE l.category <> 'capex' GROUP BY l.measure_id),
+    o AS (SELECT l.measure_id, sum(f.amount) AS overridden {OVERRIDDEN} GROUP BY l.measure_id)
+"""
+ACHIEVED = "coalesce(s.actual, 0) + coalesce(s.forecast, 0) - coalesce(o.overridden, 0)"
 BARE_BY_STAGE = f"""
-    WITH lm AS ({LINE_MONTHS}),
-    mv AS (SELECT measure_id, sum(plan) AS plan, sum(achieved) AS achieved,
-                  sum(verified) AS verified FROM lm GROUP BY measure_id)
-    SELECT m.stage, le.currency, count(*), sum(mv.plan), sum(mv.achieved), sum(mv.verified)
-    FROM measure m {PATH} LEFT JOIN mv ON mv.measure_id = m.id
+    {PER_MEASURE}
+    SELECT m.stage, le.currency, count(*), sum(s.plan), sum({ACHIEVED}), sum(s.verified)
+    FROM measure m {PATH}
+    LEFT JOIN s ON s.measure_id = m.id LEFT JOIN o ON o.measure_id = m.id
     WHERE pf.organization_id = :org
     GROUP BY m.stage, le.currency
 """
 BARE_BY_MONTH = f"""
-    WITH lm AS ({LINE_MONTHS})
-    SELECT lm.period, le.currency, sum(lm.plan), sum(lm.achieved), sum(lm.verified)
-    FROM lm JOIN measure m ON m.id = lm.measure_id {PATH}
-    WHERE pf.organization_id = :org AND m.stage <> 'cancelled'
-    GROUP BY lm.period, le.currency
+    SELECT v.period, le.currency, {SCENARIO_SUMS}
+    FROM monthly_value v JOIN impact_line l ON l.id = v.impact_line_id
+    JOIN measure m ON m.id = l.measure_id {PATH}
+    WHERE pf.organization_id = :org AND m.stage <> 'cancelled' AND l.category <> 'capex'
+    GROUP BY v.period, le.currency
+"""
+BARE_OVERRIDDEN_BY_MONTH = f"""
+    SELECT a.period, le.currency, sum(f.amount)
+    FROM monthly_value a
+    JOIN monthly_value f ON f.impact_line_id = a.impact_line_id AND f.period = a.period
+                        AND f.scenario = 'forecast'
+    JOIN impact_line l ON l.id = a.impact_line_id
+    JOIN measure m ON m.id = l.measure_id {PATH}
+    WHERE a.scenario = 'actual' AND l.category <> 'capex' AND m.stage <> 'cancelled'
+      AND pf.organization_id = :org
+    GROUP BY a.period, le.currency
 """
 BARE_BY_PROGRAM = f"""
-    WITH lm AS ({LINE_MONTHS}),
-    mv AS (SELECT measure_id, sum(plan) AS plan, sum(achieved) AS achieved,
-                  sum(verified) AS verified FROM lm GROUP BY measure_id)
-    SELECT pg.id, le.currency, count(*), sum(mv.plan), sum(mv.achieved), sum(mv.verified)
-    FROM measure m {PATH} LEFT JOIN mv ON mv.measure_id = m.id
+    {PER_MEASURE}
+    SELECT pg.id, le.currency, count(*), sum(s.plan), sum({ACHIEVED}), sum(s.verified)
+    FROM measure m {PATH}
+    LEFT JOIN s ON s.measure_id = m.id LEFT JOIN o ON o.measure_id = m.id
     WHERE pf.id = :portfolio AND m.stage <> 'cancelled'
     GROUP BY pg.id, le.currency
 """
@@ -129,6 +150,7 @@ def load(database_url: str, measures: int) -> None:
             ("business_unit (id, organization_id, code, name)", (1, 1, "OPS", "Operations")),
             ("fx_rate (organization_id, currency, rate, updated_at)", (1, "USD", 92 * 10**8, now)),
         ]
+        program_ids = itertools.count(1)
         for portfolio in range(1, 5):
             fixed.append(
                 (
@@ -136,11 +158,11 @@ def load(database_url: str, measures: int) -> None:
                     (portfolio, 1, f"Portfolio {portfolio}", 10**6 * STORAGE_SCALE),
                 )
             )
-            for _ in range(5):
+            for program_id in itertools.islice(program_ids, 5):
                 fixed.append(
                     (
                         "program (id, portfolio_id, name)",
-                        (len(fixed), portfolio, f"Program {len(fixed)}"),
+                        (program_id, portfolio, f"Program {program_id}"),
                     )
                 )
         for table, row in fixed:
@@ -238,7 +260,7 @@ async def run(database_url: str, rounds: int) -> None:
             admin = Person(email=ADMIN_EMAIL, name="Bench Admin", is_admin=True)
             session.add(admin)
     cookie = await accounts.start_session(sessions, admin)
-    settings = Settings(database_url=database_url, public_base_url="http://bench.local")  # type: ignore[arg-type]
+    settings = Settings(database_url=database_url, public_base_url="http://bench.local")
     app = create_app(settings, engine=engine)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
@@ -257,7 +279,11 @@ async def run(database_url: str, rounds: int) -> None:
         cases = {
             "dashboard": (
                 lambda: page("/dashboard?organization_id=1"),
-                lambda: bare((BARE_BY_STAGE, {"org": 1}), (BARE_BY_MONTH, {"org": 1})),
+                lambda: bare(
+                    (BARE_BY_STAGE, {"org": 1}),
+                    (BARE_BY_MONTH, {"org": 1}),
+                    (BARE_OVERRIDDEN_BY_MONTH, {"org": 1}),
+                ),
             ),
             "hierarchy page (portfolio)": (
                 lambda: page("/hierarchy/portfolio/1"),

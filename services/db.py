@@ -58,7 +58,13 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     ensure_sqlite_folder(database_url)
     url = async_url(database_url)
     if url.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+        # PostgreSQL's JIT compiles a roll-up's plan for seconds before running it for less
+        # (measured: 2.5 s of 4.3 s on 100,000 measures); the app's queries are better without.
+        # A little more sort and hash memory keeps roll-ups of large portfolios off the disk.
+        options = "-c jit=off -c work_mem=32MB"
+        return create_async_engine(
+            url, pool_pre_ping=True, connect_args={"options": options}, **kwargs
+        )
     # SQLite takes one writer at a time: concurrent transactions of one process would only
     # collide and sleep in SQLite's busy handler, so a process keeps a single connection and
     # its transactions queue up in the pool instead.

@@ -57,23 +57,57 @@ def _scenario_sum(scenario: Scenario) -> Any:
     return func.sum(case((_value.c.scenario == scenario.value, _units(_value.c.amount))))
 
 
-def line_months() -> Subquery:
-    """One row per EBITDA impact line and month: plan, achieved (actual, else forecast) and
-    verified, in the line's currency units."""
+# Achieved is the actual where one is entered, else the forecast, month by month. Added up, that
+# is all actuals plus all forecasts less the forecasts of months that have an actual — which the
+# database sums per measure (or per month) in one pass, instead of grouping every line-month.
+
+
+def _value_sums(*group: Any) -> Any:
+    """Plan, actual, forecast and verified of EBITDA lines, summed per `group` columns."""
     return (
         select(
-            _line.c.measure_id,
-            _value.c.period,
+            *group,
             _scenario_sum(Scenario.PLAN).label("plan"),
-            func.coalesce(_scenario_sum(Scenario.ACTUAL), _scenario_sum(Scenario.FORECAST)).label(
-                "achieved"
-            ),
+            _scenario_sum(Scenario.ACTUAL).label("actual"),
+            _scenario_sum(Scenario.FORECAST).label("forecast"),
             _scenario_sum(Scenario.VERIFIED).label("verified"),
         )
-        .join(_line, _line.c.id == _value.c.impact_line_id)
+        .select_from(_value.join(_line, _line.c.id == _value.c.impact_line_id))
         .where(_line.c.category != ImpactCategory.CAPEX.value)
-        .group_by(_line.c.measure_id, _value.c.impact_line_id, _value.c.period)
-        .subquery("line_months")
+        .group_by(*group)
+    )
+
+
+def _overridden_sums(group: Callable[[Any], list[Any]]) -> Any:
+    """The forecasts of months that have an actual (it replaces them), summed per `group(actual
+    value table)` columns."""
+    actual, forecast = _value.alias("actual"), _value.alias("overridden")
+    columns = group(actual)
+    return (
+        select(*columns, func.sum(_units(forecast.c.amount)).label("overridden"))
+        .select_from(
+            actual.join(
+                forecast,
+                and_(
+                    forecast.c.impact_line_id == actual.c.impact_line_id,
+                    forecast.c.period == actual.c.period,
+                    forecast.c.scenario == Scenario.FORECAST.value,
+                ),
+            ).join(_line, _line.c.id == actual.c.impact_line_id)
+        )
+        .where(
+            actual.c.scenario == Scenario.ACTUAL.value,
+            _line.c.category != ImpactCategory.CAPEX.value,
+        )
+        .group_by(*columns)
+    )
+
+
+def _achieved(sums: Any, overridden: Any) -> Any:
+    return (
+        func.coalesce(sums.c.actual, 0)
+        + func.coalesce(sums.c.forecast, 0)
+        - func.coalesce(overridden.c.overridden, 0)
     )
 
 
@@ -82,41 +116,9 @@ def _ratio_at_least(achieved: Any, plan: Any, share: Decimal) -> Any:
     return achieved * denominator >= plan * numerator
 
 
-def measures(today: date, where: Any = None) -> Subquery:
-    """One row per measure (those matching `where`, a clause on Measure): its place in the
-    hierarchy, currency, plan / achieved / verified in currency units, and its dual status."""
-    months = line_months()
-    values = (
-        select(
-            months.c.measure_id,
-            func.sum(months.c.plan).label("plan"),
-            func.sum(months.c.achieved).label("achieved"),
-            func.sum(months.c.verified).label("verified"),
-        )
-        .group_by(months.c.measure_id)
-        .subquery("measure_values")
-    )
-    first_open = (
-        select(_milestone.c.measure_id, func.min(_milestone.c.planned_date).label("first_open"))
-        .where(_milestone.c.done_date.is_(None), _milestone.c.waived_reason.is_(None))
-        .group_by(_milestone.c.measure_id)
-        .subquery("first_open")
-    )
-    plan = func.coalesce(values.c.plan, 0)
-    achieved = func.coalesce(values.c.achieved, 0)
-    due = first_open.c.first_open
-    delivery = case(
-        (due.is_(None), Light.GREEN.value),
-        (due >= today, Light.GREEN.value),
-        (due >= today - timedelta(days=AMBER_OVERDUE_DAYS), Light.AMBER.value),
-        else_=Light.RED.value,
-    )
-    value = case(
-        (plan <= 0, Light.NONE.value),
-        (_ratio_at_least(achieved, plan, GREEN_ATTAINMENT), Light.GREEN.value),
-        (_ratio_at_least(achieved, plan, AMBER_ATTAINMENT), Light.AMBER.value),
-        else_=Light.RED.value,
-    )
+def places(where: Any = None) -> Any:
+    """Each measure (those matching `where`, a clause on Measure) with its stage, every level
+    above it and its currency."""
     organization = Organization.__table__  # type: ignore[attr-defined]
     query = (
         select(
@@ -134,11 +136,6 @@ def measures(today: date, where: Any = None) -> Subquery:
                 LegalEntity.__table__.c.currency,  # type: ignore[attr-defined]
                 organization.c.group_currency,
             ).label("currency"),
-            plan.label("plan"),
-            achieved.label("achieved"),
-            func.coalesce(values.c.verified, 0).label("verified"),
-            delivery.label("delivery"),
-            value.label("value"),
         )
         .join(MeasurePackage, MeasurePackage.id == _measure.c.package_id)
         .join(Project, Project.id == MeasurePackage.project_id)  # type: ignore[arg-type]
@@ -146,11 +143,58 @@ def measures(today: date, where: Any = None) -> Subquery:
         .join(Portfolio, Portfolio.id == Program.portfolio_id)  # type: ignore[arg-type]
         .join(organization, organization.c.id == Portfolio.organization_id)
         .outerjoin(LegalEntity, LegalEntity.id == _measure.c.legal_entity_id)
+    )
+    return query.where(where) if where is not None else query
+
+
+def measures(today: date, where: Any = None) -> Subquery:
+    """One row per measure (those matching `where`, a clause on Measure): its place in the
+    hierarchy, currency, plan / achieved / verified in currency units, and its dual status."""
+
+    # The sums are narrowed to the chosen measures before grouping (the database does not push
+    # a join condition into a grouped subquery), so one measure's status reads its own rows.
+    def of_chosen(column: Any) -> Any:
+        return true() if where is None else column.in_(select(_measure.c.id).where(where))
+
+    values = _value_sums(_line.c.measure_id).where(of_chosen(_line.c.measure_id))
+    overridden = _overridden_sums(lambda _: [_line.c.measure_id])
+    overridden = overridden.where(of_chosen(_line.c.measure_id)).subquery("overridden")
+    values = values.subquery("measure_values")
+    first_open = (
+        select(_milestone.c.measure_id, func.min(_milestone.c.planned_date).label("first_open"))
+        .where(_milestone.c.done_date.is_(None), _milestone.c.waived_reason.is_(None))
+        .where(of_chosen(_milestone.c.measure_id))
+        .group_by(_milestone.c.measure_id)
+        .subquery("first_open")
+    )
+    plan = func.coalesce(values.c.plan, 0)
+    achieved = _achieved(values, overridden)
+    due = first_open.c.first_open
+    delivery = case(
+        (due.is_(None), Light.GREEN.value),
+        (due >= today, Light.GREEN.value),
+        (due >= today - timedelta(days=AMBER_OVERDUE_DAYS), Light.AMBER.value),
+        else_=Light.RED.value,
+    )
+    value = case(
+        (plan <= 0, Light.NONE.value),
+        (_ratio_at_least(achieved, plan, GREEN_ATTAINMENT), Light.GREEN.value),
+        (_ratio_at_least(achieved, plan, AMBER_ATTAINMENT), Light.AMBER.value),
+        else_=Light.RED.value,
+    )
+    query = (
+        places(where)
+        .add_columns(
+            plan.label("plan"),
+            achieved.label("achieved"),
+            func.coalesce(values.c.verified, 0).label("verified"),
+            delivery.label("delivery"),
+            value.label("value"),
+        )
         .outerjoin(values, values.c.measure_id == _measure.c.id)
+        .outerjoin(overridden, overridden.c.measure_id == _measure.c.id)
         .outerjoin(first_open, first_open.c.measure_id == _measure.c.id)
     )
-    if where is not None:
-        query = query.where(where)
     return query.subquery("measures")
 
 
@@ -301,30 +345,27 @@ async def months(
 ) -> dict[date, dict[str, Converted]]:
     """Plan, achieved and verified EBITDA effect per month in the group currency, for the
     measures matching `where` and `filters` that are not cancelled."""
-    rows = measures(today, where)
-    by_month = line_months()
+    rows = places(where).where(_measure.c.stage != Stage.CANCELLED.value).subquery("places")
+    chosen = filters.clause(rows)
+
+    def by_month(value: Any) -> list[Any]:
+        return [value.c.period, rows.c.organization_id, rows.c.currency]
+
+    sums = _value_sums(*by_month(_value)).join(rows, rows.c.id == _line.c.measure_id).where(chosen)
+    overridden = _overridden_sums(by_month).join(rows, rows.c.id == _line.c.measure_id)
+    found: dict[date, dict[int, _Sums]] = defaultdict(lambda: defaultdict(_Sums))
+    for row in (await session.exec(sums)).all():
+        into = found[row.period][row.organization_id]
+        into.add("plan", row.currency, row.plan)
+        into.add("achieved", row.currency, (row.actual or 0) + (row.forecast or 0))
+        into.add("verified", row.currency, row.verified)
+    for row in (await session.exec(overridden.where(chosen))).all():
+        found[row.period][row.organization_id].add("achieved", row.currency, -row.overridden)
+    rates = await _rates(session, {org for by_org in found.values() for org in by_org})
     names = ("plan", "achieved", "verified")
-    query = (
-        select(
-            by_month.c.period,
-            rows.c.organization_id,
-            rows.c.currency,
-            *(func.sum(by_month.c[name]).label(name) for name in names),
-        )
-        .join(rows, rows.c.id == by_month.c.measure_id)
-        .where(filters.clause(rows), rows.c.stage != Stage.CANCELLED.value)
-        .group_by(by_month.c.period, rows.c.organization_id, rows.c.currency)
-        .order_by(by_month.c.period)
-    )
-    result = (await session.exec(query)).all()  # type: ignore[call-overload]
-    sums: dict[date, dict[int, _Sums]] = defaultdict(lambda: defaultdict(_Sums))
-    for row in result:
-        for name in names:
-            sums[row.period][row.organization_id].add(name, row.currency, getattr(row, name))
-    rates = await _rates(session, {org for by_org in sums.values() for org in by_org})
     return {
         period: {name: _converted(by_org, rates, name) for name in names}
-        for period, by_org in sums.items()
+        for period, by_org in sorted(found.items())
     }
 
 
