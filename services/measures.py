@@ -139,12 +139,25 @@ async def facts(session: AsyncSession, *, measure: Measure, today: date) -> Meas
 
 def public(measure: Measure, measure_facts: MeasureFacts) -> MeasurePublic:
     """The API view of a measure."""
+    return public_with(measure, measure_facts.implementation_status, measure_facts.potential_status)
+
+
+async def with_status(
+    session: AsyncSession, found: Sequence[Measure], *, today: date
+) -> list[tuple[Measure, Light, Light]]:
+    """Each measure with its (implementation, potential) status, read in one query."""
+    lights = await rollup.measure_lights(session, ids=[m.id or 0 for m in found], today=today)
+    return [(m, *lights.get(m.id or 0, (Light.GREEN, Light.NONE))) for m in found]
+
+
+def public_with(measure: Measure, implementation: Light, potential: Light) -> MeasurePublic:
+    """The API view of a measure whose statuses were read already."""
     assert measure.id is not None
     return MeasurePublic.model_validate(
         measure,
         update={
             "workflow_id": workflow_id_for(measure.id),
-            "implementation_status": measure_facts.implementation_status,
-            "potential_status": measure_facts.potential_status,
+            "implementation_status": implementation,
+            "potential_status": potential,
         },
     )

@@ -82,11 +82,11 @@ async def list_measures(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[MeasurePublic]:
-    today = date.today()
     visible = access.visible_measures(person)
+    found = await measures.list_all(session, limit=limit, offset=offset, where=visible)
     return [
-        measures.public(m, await measures.facts(session, measure=m, today=today))
-        for m in await measures.list_all(session, limit=limit, offset=offset, where=visible)
+        measures.public_with(*row)
+        for row in await measures.with_status(session, found, today=date.today())
     ]
 
 

@@ -34,11 +34,8 @@ Action = Literal["submit", "approve", "reject", "hold", "resume", "cancel"]
 
 @router.get("/measures", response_class=HTMLResponse)
 async def measure_list(request: Request, viewer: PageViewer, session: SessionDep) -> HTMLResponse:
-    today = date.today()
-    rows = [
-        (m, await measures.facts(session, measure=m, today=today))
-        for m in await measures.list_all(session, limit=500, where=access.visible_measures(viewer))
-    ]
+    found = await measures.list_all(session, limit=500, where=access.visible_measures(viewer))
+    rows = await measures.with_status(session, found, today=date.today())
     return templates.TemplateResponse(request, "measures.html", {"rows": rows})
 
 
