@@ -26,23 +26,24 @@ from api.routes import (
     admin_pages,
     dashboard,
     dimensions,
-    figure_pages,
     figures,
     health,
     hierarchy,
     lifecycle,
     links,
     mail,
+    measure_edits,
     measures,
     milestones,
     pages,
     people,
     policies,
     portfolio_pages,
+    portfolio_roles,
     rates,
 )
 from services.db import create_engine, session_factory
-from services.errors import Conflict, InvalidInput, NotFound
+from services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from valuegate.settings import Settings, get_settings
 from valuegate.temporal import connect
 
@@ -105,10 +106,10 @@ def create_app(
     app.include_router(figures.router)
     app.include_router(milestones.router)
     app.include_router(policies.router)
-    app.include_router(policies.managers)
+    app.include_router(portfolio_roles.router)
     app.include_router(pages.router)
     app.include_router(portfolio_pages.router)
-    app.include_router(figure_pages.router)
+    app.include_router(measure_edits.router)
     app.include_router(admin_pages.router)
     app.include_router(mail.router)
     app.include_router(links.router)
@@ -139,6 +140,10 @@ def create_app(
             ]
             return JSONResponse(status_code=422, content={"detail": detail})
         return await http_exception_handler(request, error)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, error: Forbidden) -> JSONResponse:
+        return JSONResponse(status_code=403, content={"detail": str(error)})
 
     @app.exception_handler(Conflict)
     async def conflict(request: Request, error: Conflict) -> JSONResponse:

@@ -83,6 +83,16 @@ async def page_viewer(request: Request, sessions: SessionsDep) -> Person:
     return person
 
 
+async def page_form(request: Request) -> dict[str, str]:
+    """The form a signed-in page posted, once its CSRF value and origin are checked (403)."""
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    guard: FormGuard = request.app.state.form_guard
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    if (problem := guard.session_problem(request, cookie, form.get("csrf"))) is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, problem)
+    return form
+
+
 async def visible_measure(
     measure_id: RowId, person: Annotated[Person, Depends(current_person)], sessions: SessionsDep
 ) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
 from models.base import metadata as _metadata  # noqa: F401
-from models.columns import EnumText, MoneyType
+from models.columns import MAX_ID, EnumText, MoneyType
 from models.money import ImpactCategory, Scenario
 
 
@@ -46,3 +48,29 @@ class Milestone(SQLModel, table=True):
     @property
     def is_open(self) -> bool:
         return self.done_date is None and not self.waived_reason
+
+
+# API shapes -------------------------------------------------------------------------------------
+
+
+class MilestoneIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = PydanticField(min_length=1, max_length=200)
+    planned_date: date
+    owner_id: int | None = PydanticField(default=None, ge=1, le=MAX_ID)
+
+
+class MilestoneChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = PydanticField(default=None, min_length=1, max_length=200)
+    planned_date: date | None = None
+    done_date: date | None = None
+    waived_reason: str | None = PydanticField(default=None, min_length=1, max_length=1000)
+
+
+class MilestoneOut(MilestoneIn):
+    id: int
+    done_date: date | None
+    waived_reason: str | None

@@ -25,3 +25,7 @@ class NotFound(Exception):
 
 class Conflict(Exception):
     """The change collides with what is there (a taken email or code); nothing was written."""
+
+
+class Forbidden(Exception):
+    """The person may not do this; nothing was written."""

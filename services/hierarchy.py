@@ -16,11 +16,13 @@ from sqlalchemy import select as rows_of
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.audit import Actor
 from models.measure import Measure
 from models.organization import MeasurePackage, Organization, Portfolio, Program, Project
 from models.people import Person
 from models.rollups import NodeRef, NodeRollup, NodeView, Rollup
-from services import access, rollup
+from services import access, audit, rollup
+from services.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 
 
 @dataclass(frozen=True)
@@ -246,3 +248,57 @@ async def roots(session: AsyncSession, person: Person, today: date) -> list[Node
         )
         for org in await children(session, level, None, person)
     ]
+
+
+async def add(
+    session: AsyncSession, level: Level, data: dict[str, Any], person: Person, actor: Actor
+) -> Any:
+    """Add a node of `level` (its parent named in `data`), with its audit event."""
+    parent_id = data.get(level.parent_field) if level.parent_field else None
+    parent_level = LEVELS[level.parent] if level.parent else None
+    if parent_level and parent_id and await find(session, parent_level, parent_id, person) is None:
+        field = level.parent_field or ""
+        raise InvalidInput([FieldProblem(field, f"no {level.parent} {parent_id}")])
+    if not await may_create(session, person, level, parent_id):
+        raise Forbidden(f"you may not add a {level.label.lower()} here")
+    node: Any = level.model(**data)
+    session.add(node)
+    await session.flush()
+    await _audit(session, actor, level, node.id, "created", data)
+    return node
+
+
+async def rename(
+    session: AsyncSession, level: Level, node_id: int, name: str, person: Person, actor: Actor
+) -> Any:
+    """Rename a node, with its audit event; NotFound for one the person may not see."""
+    node = await find(session, level, node_id, person)
+    if node is None:
+        raise NotFound(f"{level.name} {node_id}")
+    if not await may_change(session, person, level, node_id):
+        raise Forbidden(f"you may not change this {level.label.lower()}")
+    before = {"name": node.name}
+    node.name = name
+    session.add(node)
+    await _audit(session, actor, level, node_id, "renamed", {"name": name}, before)
+    return node
+
+
+async def _audit(
+    session: AsyncSession,
+    actor: Actor,
+    level: Level,
+    node_id: int,
+    verb: str,
+    after: dict[str, object],
+    before: dict[str, object] | None = None,
+) -> None:
+    await audit.record(
+        session,
+        actor=actor,
+        entity_type=level.name,
+        entity_id=node_id,
+        action=f"{level.name}.{verb}",
+        before=before,
+        after=after,
+    )

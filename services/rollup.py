@@ -324,20 +324,9 @@ async def grouped(
     return Grouped(groups, rates)
 
 
-async def rollups(
-    session: AsyncSession,
-    *,
-    by: str | tuple[str, ...] | None,
-    today: date,
-    where: Any = None,
-    filters: Filters = Filters(),
-    cancelled: bool = False,
-) -> dict[Any, Rollup]:
-    """Roll-ups grouped as `grouped` groups them."""
-    found = await grouped(
-        session, by=by, today=today, where=where, filters=filters, cancelled=cancelled
-    )
-    return found.rollups()
+async def rollups(session: AsyncSession, **options: Any) -> dict[Any, Rollup]:
+    """Roll-ups grouped as `grouped(session, **options)` groups them."""
+    return (await grouped(session, **options)).rollups()
 
 
 async def months(

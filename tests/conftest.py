@@ -29,7 +29,7 @@ from models.tables import metadata
 from services import accounts, migrate
 from services.db import create_engine, session_factory, transaction
 from tests.factories import give_api_token
-from tests.link_helpers import sign_in
+from tests.link_helpers import PUBLIC, sign_in
 from tests.support import CapturingSmtp, fresh_database
 from valuegate.binaries import temporal_cli, temporal_test_server
 from valuegate.settings import Settings
@@ -127,8 +127,18 @@ async def smtp() -> AsyncIterator[CapturingSmtp]:
 
 
 @pytest.fixture
+def public_base_url() -> str:
+    """Where the app says it is, in the links of its emails (a test may serve it for real)."""
+    return PUBLIC
+
+
+@pytest.fixture
 def settings(
-    database_url: str, temporal_env: WorkflowEnvironment, smtp: CapturingSmtp, tmp_path: Path
+    database_url: str,
+    temporal_env: WorkflowEnvironment,
+    smtp: CapturingSmtp,
+    tmp_path: Path,
+    public_base_url: str,
 ) -> Settings:
     """Settings pointing at this run's servers, with a task queue of the test's own."""
     return Settings(
@@ -137,7 +147,7 @@ def settings(
         temporal_task_queue=f"test-{uuid.uuid4()}",
         smtp_host="127.0.0.1",
         smtp_port=smtp.port,
-        public_base_url="https://valuegate.example.com",  # type: ignore[arg-type]
+        public_base_url=public_base_url,  # type: ignore[arg-type]
         mail_catcher_dir=tmp_path / "mail",
     )
 

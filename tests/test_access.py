@@ -112,6 +112,31 @@ async def test_only_managers_and_admins_create_measures_and_set_policy(
     assert again.status_code == 403
 
 
+async def test_an_admin_seats_and_unseats_a_steering_committee_member(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    first, *_ = await _two_portfolios(client, sessions)
+    member = await _someone(sessions, "stella.steering@acme.example")
+    seat = f"/api/portfolios/{first.portfolio_id}/steering-committee/{member}"
+    assert await _listed(client, member) == []
+    refused = await client.put(seat, headers=as_person(first.owner_id))
+    assert refused.status_code == 403
+
+    assert (await client.put(seat)).status_code == 204
+    assert await _listed(client, member) == ["First"]
+    people = await client.get(
+        f"/api/portfolios/{first.portfolio_id}/people", headers=as_person(member)
+    )
+    assert [p["name"] for p in people.json()["steering_committee"]] == ["Stella.Steering"]
+
+    assert (await client.delete(seat)).status_code == 204
+    assert await _listed(client, member) == []
+    hidden = await client.get(
+        f"/api/portfolios/{first.portfolio_id}/people", headers=as_person(member)
+    )
+    assert hidden.status_code == 404
+
+
 async def test_pages_show_only_what_the_viewer_may_see(
     client: httpx.AsyncClient,
     browser: httpx.AsyncClient,

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -55,24 +53,9 @@ def port() -> int:
 
 
 @pytest.fixture
-def settings(
-    database_url: str,
-    temporal_env: WorkflowEnvironment,
-    smtp: CapturingSmtp,
-    tmp_path: Path,
-    port: int,
-) -> Settings:
-    """As the suite's settings, with the app's public address the real server the browser uses
-    (the links in emails point there)."""
-    return Settings(
-        database_url=database_url,
-        temporal_address=temporal_env.client.service_client.config.target_host,
-        temporal_task_queue=f"test-{uuid.uuid4()}",
-        smtp_host="127.0.0.1",
-        smtp_port=smtp.port,
-        public_base_url=f"http://127.0.0.1:{port}",  # type: ignore[arg-type]
-        mail_catcher_dir=tmp_path / "mail",
-    )
+def public_base_url(port: int) -> str:
+    """The real server the browser uses (the links in emails point there)."""
+    return f"http://127.0.0.1:{port}"
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -16,8 +16,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.auth import SESSION_COOKIE, PageViewer
-from api.csrf import FormGuard
+from api.auth import PageViewer, page_form
 from api.deps import SessionsDep
 from api.params import RowId
 from api.templating import plain_error, templates
@@ -101,13 +100,7 @@ async def _apply(
     and go back to the page; on bad input show the page again with what was wrong and what
     was entered (nothing written)."""
     _admin(viewer)
-    form = {k: str(v) for k, v in (await request.form()).items()}
-    guard: FormGuard = request.app.state.form_guard
-    problem = guard.session_problem(
-        request, request.cookies.get(SESSION_COOKIE, ""), form.get("csrf")
-    )
-    if problem is not None:
-        raise HTTPException(403, problem)
+    form = await page_form(request)
     actor = Actor.person(viewer.id, Channel.PAGE)
     try:
         async with transaction(sessions) as session:

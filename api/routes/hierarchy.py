@@ -30,9 +30,8 @@ from models.organization import (
     Rename,
 )
 from models.rollups import NodeView
-from services import audit, hierarchy
+from services import hierarchy
 from services.db import transaction
-from services.errors import FieldProblem, InvalidInput
 from services.hierarchy import LEVELS, Level
 
 SHAPES: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
@@ -79,38 +78,18 @@ def level_router(level: Level) -> APIRouter:
 
     async def create_node(body: create_shape, person: CurrentPerson, sessions: SessionsDep) -> Any:  # type: ignore[valid-type]
         data = body.model_dump()  # type: ignore[attr-defined]
-        parent_id: int | None = data.get(level.parent_field) if level.parent_field else None
         async with transaction(sessions) as session:
-            if level.parent is not None and parent_id is not None:
-                parent = await hierarchy.find(session, LEVELS[level.parent], parent_id, person)
-                if parent is None:
-                    raise InvalidInput(
-                        [FieldProblem(level.parent_field or "", f"no {level.parent} {parent_id}")]
-                    )
-            if not await hierarchy.may_create(session, person, level, parent_id):
-                raise HTTPException(403, f"you may not add a {label} here")
-            node: Any = level.model(**data)
-            session.add(node)
-            await session.flush()
-            await _audit(session, person, level, node.id, f"{level.name}.created", data)
+            actor = Actor.person(person.id, Channel.API)
+            node = await hierarchy.add(session, level, data, person, actor)
         return public_shape.model_validate(node)
 
     async def rename(
         node_id: RowId, body: Rename, person: CurrentPerson, sessions: SessionsDep
     ) -> Any:
         async with transaction(sessions) as session:
-            node = await hierarchy.find(session, level, node_id, person)
-            if node is None:
-                raise _not_found(level, node_id)
-            if not await hierarchy.may_change(session, person, level, node_id):
-                raise HTTPException(403, f"you may not change this {label}")
-            before = {"name": node.name}
-            node.name = body.name
-            session.add(node)
-            await _audit(
-                session, person, level, node_id, f"{level.name}.renamed", {"name": body.name},
-                before,
-            )  # fmt: skip
+            node = await hierarchy.rename(
+                session, level, node_id, body.name, person, Actor.person(person.id, Channel.API)
+            )
         return public_shape.model_validate(node)
 
     plural = level.plural
@@ -140,26 +119,6 @@ def level_router(level: Level) -> APIRouter:
         operation_id=f"rollup_{level.name}",
     )  # fmt: skip
     return router
-
-
-async def _audit(
-    session: Any,
-    person: Any,
-    level: Level,
-    node_id: int,
-    action: str,
-    after: dict[str, object],
-    before: dict[str, object] | None = None,
-) -> None:
-    await audit.record(
-        session,
-        actor=Actor.person(person.id, Channel.API),
-        entity_type=level.name,
-        entity_id=node_id,
-        action=action,
-        before=before,
-        after=after,
-    )
 
 
 routers = [level_router(level) for level in LEVELS.values()]

@@ -3,25 +3,17 @@ status and the Implemented gate read them)."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import col, select
+from fastapi import APIRouter, Depends
 
 from api.auth import SIGNED_IN, CurrentPerson, visible_measure
 from api.deps import SessionsDep
 from api.params import RowId
-from api.routes.figures import may_edit
 from models.audit import Actor, Channel
-from models.columns import MAX_ID
-from models.figures import Milestone
-from models.people import Person
-from models.stages import TERMINAL_STAGES
-from services import audit, measures
+from models.figures import MilestoneChange, MilestoneIn, MilestoneOut
+from services import measures, milestones
 from services.db import transaction
-from services.errors import FieldProblem, InvalidInput
 
 router = APIRouter(
     responses=SIGNED_IN,
@@ -36,41 +28,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class MilestoneIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    title: str = Field(min_length=1, max_length=200)
-    planned_date: date
-    owner_id: int | None = Field(default=None, ge=1, le=MAX_ID)
-
-
-class MilestoneChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    planned_date: date | None = None
-    done_date: date | None = None
-    waived_reason: str | None = Field(default=None, min_length=1, max_length=1000)
-
-
-class MilestoneOut(MilestoneIn):
-    id: int
-    done_date: date | None
-    waived_reason: str | None
-
-
 @router.get("", response_model=list[MilestoneOut], responses=ERRORS, summary="The milestones")
 async def list_milestones(
     measure_id: RowId, person: CurrentPerson, sessions: SessionsDep
 ) -> list[MilestoneOut]:
     async with sessions() as session:
-        found = (
-            await session.exec(
-                select(Milestone)
-                .where(Milestone.measure_id == measure_id)
-                .order_by(col(Milestone.planned_date))
-            )
-        ).all()
+        found = await milestones.of(session, measure_id)
     return [MilestoneOut.model_validate(m, from_attributes=True) for m in found]
 
 
@@ -82,14 +45,13 @@ async def add_milestone(
 ) -> MilestoneOut:
     async with transaction(sessions) as session:
         measure = await measures.get(session, measure_id=measure_id)
-        await may_edit(session, person, measure)
-        _open(measure.stage)
-        if body.owner_id is not None and await session.get(Person, body.owner_id) is None:
-            raise InvalidInput([FieldProblem("owner_id", f"person {body.owner_id} does not exist")])
-        milestone = Milestone(measure_id=measure_id, **body.model_dump())
-        session.add(milestone)
-        await session.flush()
-        await _audit(session, person, measure_id, "milestone.added", None, milestone)
+        milestone = await milestones.add(
+            session,
+            measure=measure,
+            data=body,
+            person=person,
+            actor=Actor.person(person.id, Channel.API),
+        )
     return MilestoneOut.model_validate(milestone, from_attributes=True)
 
 
@@ -108,49 +70,12 @@ async def change_milestone(
 ) -> MilestoneOut:
     async with transaction(sessions) as session:
         measure = await measures.get(session, measure_id=measure_id)
-        milestone = await session.get(Milestone, milestone_id)
-        if milestone is None or milestone.measure_id != measure_id:
-            raise HTTPException(404, f"measure {measure_id} has no milestone {milestone_id}")
-        if person.id != milestone.owner_id:
-            await may_edit(session, person, measure)
-        _open(measure.stage)
-        before = _shown(milestone)
-        for name, value in body.model_dump(exclude_unset=True).items():
-            setattr(milestone, name, value)
-        session.add(milestone)
-        await _audit(session, person, measure_id, "milestone.changed", before, milestone)
-    return MilestoneOut.model_validate(milestone, from_attributes=True)
-
-
-def _open(stage: Any) -> None:
-    if stage in TERMINAL_STAGES:
-        raise InvalidInput(
-            [
-                FieldProblem(
-                    "measure", f"the measure is {stage.label.lower()}: its milestones are final"
-                )
-            ]
+        milestone = await milestones.change(
+            session,
+            measure=measure,
+            milestone_id=milestone_id,
+            data=body,
+            person=person,
+            actor=Actor.person(person.id, Channel.API),
         )
-
-
-def _shown(milestone: Milestone) -> dict[str, Any]:
-    return milestone.model_dump(mode="json", exclude={"measure_id"})
-
-
-async def _audit(
-    session: Any,
-    person: Person,
-    measure_id: int,
-    action: str,
-    before: dict[str, Any] | None,
-    milestone: Milestone,
-) -> None:
-    await audit.record(
-        session,
-        actor=Actor.person(person.id, Channel.API),
-        entity_type="measure",
-        entity_id=measure_id,
-        action=action,
-        before=before,
-        after=_shown(milestone),
-    )
+    return MilestoneOut.model_validate(milestone, from_attributes=True)

@@ -20,8 +20,8 @@ from api.templating import plain_error, templates
 from models.measure import workflow_id_for
 from models.money import Scenario
 from models.people import Person
-from models.stages import GATE_ORDER
-from services import access, briefing, figures, measure_view, measures, my_work
+from models.stages import GATE_ORDER, TERMINAL_STAGES
+from services import access, briefing, figures, measure_view, measures, milestones, my_work
 from services.errors import NotFound
 from valuegate.settings import Settings
 from workflows.contracts import Cancel, Decide, PutOnHold, Resume, SubmitGate
@@ -129,11 +129,8 @@ async def render_measure(
     view = await measure_view.load(session, measure_id=measure_id)
     about = await briefing.load(session, measure_id=measure_id)
     facts = await measures.facts(session, measure=view.measure, today=date.today())
-    editable = (
-        figures.editable_now(view.measure)
-        if await access.edits_figures(session, viewer, view.measure)
-        else ()
-    )
+    may_edit = await access.edits_figures(session, viewer, view.measure)
+    editable = figures.editable_now(view.measure) if may_edit else ()
     etags = {
         (line.id, scenario): figures.Series(values=line.amounts.get(scenario, {})).etag
         for line in about.lines
@@ -162,6 +159,10 @@ async def render_measure(
             "entered": entered or {},
             "editable": editable,
             "etags": etags,
+            "may_edit": may_edit,
+            "milestones": await milestones.of(session, measure_id),
+            "today": date.today(),
+            "final": view.measure.stage in TERMINAL_STAGES,
         },
         status_code=status,
     )

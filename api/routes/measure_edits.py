@@ -1,26 +1,36 @@
-"""Editing a measure's figures on its page: one form per impact line with a month-by-month grid
-of the scenarios the editor may change. Saved through the same service as the REST API, guarded
-by the entity tags of what the page showed, so nobody overwrites a change they never saw."""
+"""Editing a measure from its page.
+
+Figures: one form per impact line with a month-by-month grid of the scenarios the editor may
+change, saved through the same service as the REST API and guarded by the entity tags of what the
+page showed, so nobody overwrites a change they never saw. Milestones: add one, mark one done,
+waive one with a reason — through the same service as the REST API too."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.auth import SESSION_COOKIE, PageViewer
-from api.csrf import FormGuard
+from api.auth import PageViewer, page_form
 from api.deps import SessionsDep, SettingsDep
 from api.params import RowId
 from api.routes.pages import render_measure
+from api.templating import plain_error
 from models.audit import Actor, Channel
-from models.figures import ImpactLine
+from models.figures import ImpactLine, MilestoneChange, MilestoneIn
+from models.measure import Measure
 from models.money import Scenario
-from services import access, figures, measures
+from models.people import Person
+from services import access, figures, measures, milestones
 from services.db import transaction
-from services.errors import FieldProblem, InvalidInput
+from services.errors import FieldProblem, Forbidden, InvalidInput
+from valuegate.settings import Settings
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,13 +44,7 @@ async def save_line(
     sessions: SessionsDep,
     settings: SettingsDep,
 ) -> Response:
-    form = {k: str(v) for k, v in (await request.form()).items()}
-    guard: FormGuard = request.app.state.form_guard
-    problem = guard.session_problem(
-        request, request.cookies.get(SESSION_COOKIE, ""), form.get("csrf")
-    )
-    if problem is not None:
-        raise HTTPException(403, problem)
+    form = await page_form(request)
     actor = Actor.person(viewer.id, Channel.PAGE)
     try:
         async with transaction(sessions) as session:
@@ -119,3 +123,84 @@ def _values(form: dict[str, str], scenario: Scenario) -> dict[date, Decimal]:
     if problems:
         raise InvalidInput(problems)
     return values
+
+
+@router.post("/measures/{measure_id}/milestones")
+async def add_milestone(
+    request: Request,
+    measure_id: RowId,
+    viewer: PageViewer,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+) -> Response:
+    form = await page_form(request)
+
+    async def change(session: AsyncSession, measure: Measure, actor: Actor) -> None:
+        data = MilestoneIn.model_validate(
+            {
+                "title": form.get("title", "").strip(),
+                "planned_date": form.get("planned_date") or None,
+                "owner_id": measure.owner_id,
+            }
+        )
+        await milestones.add(session, measure=measure, data=data, person=viewer, actor=actor)
+
+    return await _milestone_change(request, measure_id, viewer, sessions, settings, form, change)
+
+
+@router.post("/measures/{measure_id}/milestones/{milestone_id}")
+async def change_milestone(
+    request: Request,
+    measure_id: RowId,
+    milestone_id: RowId,
+    viewer: PageViewer,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+) -> Response:
+    form = await page_form(request)
+
+    async def change(session: AsyncSession, measure: Measure, actor: Actor) -> None:
+        if form.get("waived_reason", "").strip():
+            fields = {"waived_reason": form["waived_reason"].strip()}
+        else:
+            fields = {"done_date": form.get("done_date") or date.today().isoformat()}
+        data = MilestoneChange.model_validate(fields)
+        await milestones.change(
+            session,
+            measure=measure,
+            milestone_id=milestone_id,
+            data=data,
+            person=viewer,
+            actor=actor,
+        )
+
+    return await _milestone_change(request, measure_id, viewer, sessions, settings, form, change)
+
+
+async def _milestone_change(
+    request: Request,
+    measure_id: int,
+    viewer: Person,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    form: dict[str, str],
+    change: Callable[[AsyncSession, Measure, Actor], Awaitable[None]],
+) -> Response:
+    try:
+        async with transaction(sessions) as session:
+            if not await access.sees_measure(session, viewer, measure_id):
+                raise HTTPException(404, f"measure {measure_id} not found")
+            measure = await measures.get(session, measure_id=measure_id)
+            await change(session, measure, Actor.person(viewer.id, Channel.PAGE))
+    except ValidationError as error:
+        message = "Nothing was saved: " + "; ".join(plain_error(e) for e in error.errors())
+    except InvalidInput as error:
+        message = "Nothing was saved: " + "; ".join(p.message for p in error.problems)
+    except Forbidden as error:
+        raise HTTPException(403, str(error)) from error
+    else:
+        return RedirectResponse(f"/measures/{measure_id}#milestones", status_code=303)
+    async with sessions() as session:
+        return await render_measure(
+            request, session, measure_id, viewer, settings, message, 422, form
+        )
