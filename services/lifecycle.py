@@ -1,9 +1,12 @@
-"""Starting a measure's lifecycle workflow."""
+"""Starting a measure's lifecycle workflow, and telling it that its figures changed."""
 
 from __future__ import annotations
 
+import logging
+
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.service import RPCError
 
 from models.measure import workflow_id_for
 from workflows import search_attributes
@@ -27,3 +30,14 @@ async def start(
         memo={"title": facts.title},
         static_summary=f"M-{facts.measure_id}: {facts.title}",
     )
+
+
+async def figures_changed(client: Client, measure_id: int) -> None:
+    """Tell the measure's workflow that its figures or milestones changed, so its search
+    attributes show the new dual status. Best effort: a closed measure's workflow has ended, and
+    the figures are saved whatever Temporal answers."""
+    handle = client.get_workflow_handle(workflow_id_for(measure_id))
+    try:
+        await handle.signal(MeasureWorkflow.figures_changed)
+    except RPCError as error:
+        logging.getLogger(__name__).info("M-%s: status not refreshed: %s", measure_id, error)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
@@ -528,6 +529,38 @@ async def test_the_temporal_ui_shows_the_dual_status_as_the_figures_move(
     assert started.get(sa.POTENTIAL_STATUS) == "red"  # a plan and nothing forecast yet
     assert now.get(sa.POTENTIAL_STATUS) == "green"
     assert now.get(sa.IMPLEMENTATION_STATUS) == "green"
+
+
+async def test_the_temporal_ui_status_moves_when_the_owner_edits_figures(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+) -> None:
+    """No gate needed: a saved forecast (or milestone) tells the workflow to read the status."""
+    from tests.factories import MONTHLY_PLAN, as_person, months
+
+    api, org = await start_measure(sessions, temporal_env, settings, client)
+    handle = temporal_env.client.get_workflow_handle(f"measure-{api.measure_id}")
+    line = await line_id(sessions, api.measure_id)
+    url = f"/api/measures/{api.measure_id}/lines/{line}/values/forecast"
+    owner = as_person(org.owner_id)
+    etag = (await client.get(url, headers=owner)).headers["ETag"]
+    body = {"values": [{"period": m.isoformat(), "amount": str(MONTHLY_PLAN)} for m in months()]}
+
+    saved = await client.put(url, json=body, headers=owner | {"If-Match": etag})
+    assert saved.status_code == 200, saved.text
+
+    # Wait on the workflow's own history (a long poll): the signal, then the upsert it causes.
+    signalled = False
+    async for event in handle.fetch_history_events(wait_new_event=True):
+        signalled |= event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+        kind = EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+        if signalled and event.event_type == kind:
+            break
+    shown = (await handle.describe()).typed_search_attributes
+    assert shown.get(sa.POTENTIAL_STATUS) == "green"  # was red: a plan and nothing forecast
+    assert (await api.view())["stage"] == "defined"  # and nothing else happened
 
 
 async def test_a_measure_without_a_lifecycle_is_404(client: httpx.AsyncClient) -> None:

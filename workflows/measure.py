@@ -510,6 +510,13 @@ class MeasureWorkflow:
     def _validate_cancel(self, msg: Cancel) -> None:
         self._check_cancel(msg)
 
+    @workflow.signal(name="figures_changed")
+    async def figures_changed(self) -> None:
+        """Figures or milestones changed: read the dual status again, so what admins see in the
+        Temporal UI moves with the figures, not only with the next gate."""
+        if self.s.stage not in TERMINAL_STAGES:
+            await self._load_snapshot()
+
     # --- reading ----------------------------------------------------------------------------
 
     @workflow.query(name="view")

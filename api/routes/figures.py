@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.auth import SIGNED_IN, CurrentPerson, visible_measure
-from api.deps import SessionsDep
+from api.deps import SessionsDep, TemporalDep
 from api.params import RowId
 from models.audit import Actor, Channel
 from models.figures import ImpactLine
@@ -21,7 +21,7 @@ from models.measure import Measure
 from models.money import ImpactCategory, Scenario, amount_problem
 from models.people import Person
 from models.stages import TERMINAL_STAGES
-from services import access, audit, figures, measures, snapshot
+from services import access, audit, figures, lifecycle, measures, snapshot
 from services.db import transaction
 from services.errors import FieldProblem, InvalidInput
 
@@ -149,6 +149,7 @@ async def replace_values(
     body: SeriesBody,
     person: CurrentPerson,
     sessions: SessionsDep,
+    temporal: TemporalDep,
     response: Response,
     if_match: Annotated[str | None, Header()] = None,
 ) -> SeriesBody:
@@ -175,6 +176,7 @@ async def replace_values(
             raise InvalidInput([FieldProblem(scenario.value, str(error))]) from error
         except figures.Stale as error:
             raise HTTPException(412, str(error)) from error
+    await lifecycle.figures_changed(temporal, measure_id)
     response.headers["ETag"] = saved.etag
     return _body(saved)
 

@@ -16,9 +16,10 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
 
 from api.auth import PageViewer, page_form
-from api.deps import SessionsDep, SettingsDep
+from api.deps import SessionsDep, SettingsDep, TemporalDep
 from api.params import RowId
 from api.routes.pages import render_measure
 from api.templating import plain_error
@@ -27,7 +28,7 @@ from models.figures import ImpactLine, MilestoneChange, MilestoneIn
 from models.measure import Measure
 from models.money import Scenario
 from models.people import Person
-from services import access, figures, measures, milestones
+from services import access, figures, lifecycle, measures, milestones
 from services.db import transaction
 from services.errors import FieldProblem, Forbidden, InvalidInput
 from valuegate.settings import Settings
@@ -43,6 +44,7 @@ async def save_line(
     viewer: PageViewer,
     sessions: SessionsDep,
     settings: SettingsDep,
+    temporal: TemporalDep,
 ) -> Response:
     form = await page_form(request)
     actor = Actor.person(viewer.id, Channel.PAGE)
@@ -87,6 +89,8 @@ async def save_line(
             409,
         )
     else:
+        if changed:
+            await lifecycle.figures_changed(temporal, measure_id)
         return RedirectResponse(f"/measures/{measure_id}#line-{line_id}", status_code=303)
     async with sessions() as session:
         return await render_measure(
@@ -132,6 +136,7 @@ async def add_milestone(
     viewer: PageViewer,
     sessions: SessionsDep,
     settings: SettingsDep,
+    temporal: TemporalDep,
 ) -> Response:
     form = await page_form(request)
 
@@ -145,7 +150,9 @@ async def add_milestone(
         )
         await milestones.add(session, measure=measure, data=data, person=viewer, actor=actor)
 
-    return await _milestone_change(request, measure_id, viewer, sessions, settings, form, change)
+    return await _milestone_change(
+        request, measure_id, viewer, sessions, settings, temporal, form, change
+    )
 
 
 @router.post("/measures/{measure_id}/milestones/{milestone_id}")
@@ -156,6 +163,7 @@ async def change_milestone(
     viewer: PageViewer,
     sessions: SessionsDep,
     settings: SettingsDep,
+    temporal: TemporalDep,
 ) -> Response:
     form = await page_form(request)
 
@@ -174,7 +182,9 @@ async def change_milestone(
             actor=actor,
         )
 
-    return await _milestone_change(request, measure_id, viewer, sessions, settings, form, change)
+    return await _milestone_change(
+        request, measure_id, viewer, sessions, settings, temporal, form, change
+    )
 
 
 async def _milestone_change(
@@ -183,6 +193,7 @@ async def _milestone_change(
     viewer: Person,
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
+    temporal: Client,
     form: dict[str, str],
     change: Callable[[AsyncSession, Measure, Actor], Awaitable[None]],
 ) -> Response:
@@ -199,6 +210,7 @@ async def _milestone_change(
     except Forbidden as error:
         raise HTTPException(403, str(error)) from error
     else:
+        await lifecycle.figures_changed(temporal, measure_id)
         return RedirectResponse(f"/measures/{measure_id}#milestones", status_code=303)
     async with sessions() as session:
         return await render_measure(

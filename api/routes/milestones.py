@@ -8,11 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from api.auth import SIGNED_IN, CurrentPerson, visible_measure
-from api.deps import SessionsDep
+from api.deps import SessionsDep, TemporalDep
 from api.params import RowId
 from models.audit import Actor, Channel
 from models.figures import MilestoneChange, MilestoneIn, MilestoneOut
-from services import measures, milestones
+from services import lifecycle, measures, milestones
 from services.db import transaction
 
 router = APIRouter(
@@ -41,7 +41,11 @@ async def list_milestones(
     "", response_model=MilestoneOut, status_code=201, responses=ERRORS, summary="Add a milestone"
 )
 async def add_milestone(
-    measure_id: RowId, body: MilestoneIn, person: CurrentPerson, sessions: SessionsDep
+    measure_id: RowId,
+    body: MilestoneIn,
+    person: CurrentPerson,
+    sessions: SessionsDep,
+    temporal: TemporalDep,
 ) -> MilestoneOut:
     async with transaction(sessions) as session:
         measure = await measures.get(session, measure_id=measure_id)
@@ -52,6 +56,7 @@ async def add_milestone(
             person=person,
             actor=Actor.person(person.id, Channel.API),
         )
+    await lifecycle.figures_changed(temporal, measure_id)
     return MilestoneOut.model_validate(milestone, from_attributes=True)
 
 
@@ -67,6 +72,7 @@ async def change_milestone(
     body: MilestoneChange,
     person: CurrentPerson,
     sessions: SessionsDep,
+    temporal: TemporalDep,
 ) -> MilestoneOut:
     async with transaction(sessions) as session:
         measure = await measures.get(session, measure_id=measure_id)
@@ -78,4 +84,5 @@ async def change_milestone(
             person=person,
             actor=Actor.person(person.id, Channel.API),
         )
+    await lifecycle.figures_changed(temporal, measure_id)
     return MilestoneOut.model_validate(milestone, from_attributes=True)
