@@ -560,6 +560,7 @@ async def test_the_temporal_ui_status_moves_when_the_owner_edits_figures(
             break
     shown = (await handle.describe()).typed_search_attributes
     assert shown.get(sa.POTENTIAL_STATUS) == "green"  # was red: a plan and nothing forecast
+    await keep(handle, "figures_changed_refreshes_status")
     assert (await api.view())["stage"] == "defined"  # and nothing else happened
 
 
