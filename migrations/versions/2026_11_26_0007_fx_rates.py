@@ -30,9 +30,7 @@ def upgrade() -> None:
             name=op.f("fk_fx_rate_organization_id_organization"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_fx_rate")),
-        sa.UniqueConstraint(
-            "organization_id", "currency", name=op.f("uq_fx_rate_organization_id")
-        ),
+        sa.UniqueConstraint("organization_id", "currency", name=op.f("uq_fx_rate_organization_id")),
     )
     op.create_index(
         op.f("ix_fx_rate_organization_id"), "fx_rate", ["organization_id"], unique=False
