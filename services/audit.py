@@ -71,6 +71,27 @@ async def record(
     return event
 
 
+async def change(
+    session: AsyncSession,
+    actor: Actor,
+    entity: str,
+    entity_id: str | int,
+    verb: str,
+    after: dict[str, Any] | None,
+    before: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Record `<entity>.<verb>` on one entity (e.g. "legal_entity.renamed")."""
+    return await record(
+        session,
+        actor=actor,
+        entity_type=entity,
+        entity_id=entity_id,
+        action=f"{entity}.{verb}",
+        before=before,
+        after=after,
+    )
+
+
 async def verify_chain(session: AsyncSession) -> list[ChainProblem]:
     """Every place where the stored trail differs from what was sealed; empty when intact.
 

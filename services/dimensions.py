@@ -41,7 +41,7 @@ async def add(session: AsyncSession, table: Dimension, data: dict[str, Any], act
     row = table(**data)
     session.add(row)
     await session.flush()
-    await _audit(session, actor, table, row.id or 0, "created", data)
+    await audit.change(session, actor, ENTITY[table], row.id or 0, "created", data)
     return row
 
 
@@ -54,26 +54,5 @@ async def rename(
     before = {"name": row.name}
     row.name = name
     session.add(row)
-    await _audit(session, actor, table, row_id, "renamed", {"name": name}, before)
+    await audit.change(session, actor, ENTITY[table], row_id, "renamed", {"name": name}, before)
     return row
-
-
-async def _audit(
-    session: AsyncSession,
-    actor: Actor,
-    table: Dimension,
-    row_id: int,
-    verb: str,
-    after: dict[str, object],
-    before: dict[str, object] | None = None,
-) -> None:
-    entity = ENTITY[table]
-    await audit.record(
-        session,
-        actor=actor,
-        entity_type=entity,
-        entity_id=row_id,
-        action=f"{entity}.{verb}",
-        before=before,
-        after=after,
-    )

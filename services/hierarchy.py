@@ -264,7 +264,7 @@ async def add(
     node: Any = level.model(**data)
     session.add(node)
     await session.flush()
-    await _audit(session, actor, level, node.id, "created", data)
+    await audit.change(session, actor, level.name, node.id, "created", data)
     return node
 
 
@@ -280,25 +280,5 @@ async def rename(
     before = {"name": node.name}
     node.name = name
     session.add(node)
-    await _audit(session, actor, level, node_id, "renamed", {"name": name}, before)
+    await audit.change(session, actor, level.name, node_id, "renamed", {"name": name}, before)
     return node
-
-
-async def _audit(
-    session: AsyncSession,
-    actor: Actor,
-    level: Level,
-    node_id: int,
-    verb: str,
-    after: dict[str, object],
-    before: dict[str, object] | None = None,
-) -> None:
-    await audit.record(
-        session,
-        actor=actor,
-        entity_type=level.name,
-        entity_id=node_id,
-        action=f"{level.name}.{verb}",
-        before=before,
-        after=after,
-    )

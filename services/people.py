@@ -28,7 +28,7 @@ async def add(session: AsyncSession, *, data: PersonCreate, actor: Actor) -> Per
         await session.flush()
     except IntegrityError as error:  # the same email, added at the same moment
         raise Conflict(f"someone already has the email {email}") from error
-    await _audit(session, actor, person, "person.created", shown(person))
+    await audit.change(session, actor, "person", person.id or 0, "created", shown(person))
     return person
 
 
@@ -56,7 +56,7 @@ async def change(
         person.password_hash = accounts.hash_password(data.password)
     session.add(person)
     after = shown(person) | ({"password": "changed"} if data.password else {})
-    await _audit(session, actor, person, "person.updated", after, before)
+    await audit.change(session, actor, "person", person.id or 0, "updated", after, before)
     return person
 
 
@@ -74,22 +74,3 @@ def shown(person: Person) -> dict[str, object]:
         "active": person.active,
         "is_admin": person.is_admin,
     }
-
-
-async def _audit(
-    session: AsyncSession,
-    actor: Actor,
-    person: Person,
-    action: str,
-    after: dict[str, object],
-    before: dict[str, object] | None = None,
-) -> None:
-    await audit.record(
-        session,
-        actor=actor,
-        entity_type="person",
-        entity_id=person.id or 0,
-        action=action,
-        before=before,
-        after=after,
-    )
