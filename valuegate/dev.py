@@ -194,6 +194,8 @@ def _banner(ports: DevPorts, state_dir: Path, seeded: int, seconds: float) -> No
 ValueGate is running ({demo_line}; ready in {seconds:.1f}s)
 
   App               http://localhost:{ports.api}/measures
+  Dashboard         http://localhost:{ports.api}/dashboard
+  Hierarchy         http://localhost:{ports.api}/hierarchy
   Sign in as        {demo.PEOPLE[demo.ADMIN][0]} (admin) or any demo person,
                     password {demo.DEMO_PASSWORD}
   Caught mail       http://localhost:{ports.api}/mail
