@@ -16,6 +16,7 @@ from models.people import Person
 from services import accounts, policies
 from services.db import transaction
 from tests.conftest import READER_PASSWORD
+from tests.factories import give_api_token
 from tests.link_helpers import sign_in
 from tests.rollup_data import make_tree
 
@@ -192,3 +193,41 @@ async def test_a_new_policy_version_from_the_policy_page(
     assert str(policy.steering_threshold) == "250000"
     assert policy.escalation.remind_after == timedelta(seconds=43.2)
     assert policy.escalation.stage_sla == timedelta(days=14)
+
+
+async def test_portfolio_roles_from_the_admin_page(
+    reader: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    tree = await make_tree(sessions, usd_rate=None)
+    async with transaction(sessions) as session:
+        mona = Person(email="mona.manager@rollup.example", name="Mona Manager")
+        session.add(mona)
+    token = await give_api_token(sessions, mona)
+    path = f"/admin/portfolios/{tree.portfolio_id}/policy"
+    roles = f"/admin/portfolios/{tree.portfolio_id}/roles"
+    csrf = await _csrf(reader, path)
+
+    async def portfolios_mona_sees() -> list[int]:
+        seen = await reader.get("/api/portfolios", headers={"Authorization": f"Bearer {token}"})
+        return [p["id"] for p in seen.json()]
+
+    assert await portfolios_mona_sees() == []
+    given = await reader.post(
+        roles, data={"csrf": csrf, "role": "managers", "person_id": str(mona.id), "give": "true"}
+    )
+    assert given.status_code == 303
+    page = await reader.get(given.headers["location"])
+    assert "Mona Manager is now a manager." in page.text
+    managers = BeautifulSoup(page.text, "html.parser").select_one("#managers .holders")
+    assert managers is not None and "Mona Manager" in managers.get_text()
+    assert await portfolios_mona_sees() == [tree.portfolio_id]
+
+    bad = await reader.post(
+        roles, data={"csrf": csrf, "role": "owners", "person_id": str(mona.id), "give": "true"}
+    )
+    assert bad.status_code == 422 and "choose managers or steering-committee" in bad.text
+    taken = await reader.post(
+        roles, data={"csrf": csrf, "role": "managers", "person_id": str(mona.id), "give": "false"}
+    )
+    assert taken.status_code == 303
+    assert await portfolios_mona_sees() == []

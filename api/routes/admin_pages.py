@@ -32,7 +32,7 @@ from models.organization import (
 )
 from models.people import Person, PersonCreate, PersonUpdate
 from models.policy import CRITERION_LABELS, EscalationTimings, GatePolicy
-from services import dimensions, people, policies, rates
+from services import dimensions, people, policies, portfolio_roles, rates
 from services.db import transaction
 from services.errors import Conflict, FieldProblem, InvalidInput, NotFound
 
@@ -228,6 +228,11 @@ async def _policy(
         if portfolio is None:
             raise HTTPException(404, f"portfolio {portfolio_id} not found")
         policy = await policies.current(session, portfolio_id=portfolio_id)
+        roles = {
+            role: await portfolio_roles.holders(session, role, portfolio_id)
+            for role in ("managers", "steering-committee")
+        }
+        everyone = [p for p in await people.everyone(session) if p.active]
     return templates.TemplateResponse(
         request,
         "admin_policy.html",
@@ -239,6 +244,8 @@ async def _policy(
             "errors": errors or [],
             "entered": entered or {},
             "timings": TIMINGS,
+            "roles": roles,
+            "everyone": everyone,
         },
         status_code=422 if errors else 200,
     )
@@ -265,6 +272,36 @@ async def publish_policy(
             session, portfolio_id=portfolio_id, policy=policy, actor=actor
         )
         return f"Published version {published.version}: gates opened from now on use it."
+
+    async def again(errors: list[str], form: dict[str, str]) -> HTMLResponse:
+        return await _policy(request, sessions, portfolio_id, errors=errors, entered=form)
+
+    back = f"/admin/portfolios/{portfolio_id}/policy"
+    return await _apply(request, viewer, sessions, change, back=back, again=again)
+
+
+@router.post("/portfolios/{portfolio_id}/roles")
+async def change_role(
+    request: Request, portfolio_id: RowId, viewer: PageViewer, sessions: SessionsDep
+) -> Response:
+    async def change(session: AsyncSession, actor: Actor, form: dict[str, str]) -> str:
+        role = form.get("role", "")
+        if role not in portfolio_roles.TABLES:
+            raise InvalidInput([_problem("role", "choose managers or steering-committee")])
+        give = form.get("give") == "true"
+        person_id = _id(form, "person_id")
+        await portfolio_roles.change(
+            session,
+            role=role,
+            portfolio_id=portfolio_id,
+            person_id=person_id,
+            give=give,
+            actor=actor,
+        )
+        person = await session.get(Person, person_id)
+        what = "manager" if role == "managers" else "steering-committee member"
+        name = person.name if person else person_id
+        return f"{name} is {'now' if give else 'no longer'} a {what}."
 
     async def again(errors: list[str], form: dict[str, str]) -> HTMLResponse:
         return await _policy(request, sessions, portfolio_id, errors=errors, entered=form)

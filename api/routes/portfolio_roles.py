@@ -5,31 +5,21 @@ read who holds them."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel
-from sqlmodel import SQLModel, col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.auth import SIGNED_IN, CurrentAdmin, CurrentPerson
 from api.deps import SessionDep, SessionsDep
 from api.params import RowId
-from models.accounts import PortfolioManager
 from models.audit import Actor, Channel
-from models.gates import SteeringMember
-from models.organization import Portfolio
 from models.people import Person, PersonPublic
-from services import audit, hierarchy
+from services import hierarchy, portfolio_roles
 from services.db import transaction
+from services.portfolio_roles import RoleName
 
 router = APIRouter(responses=SIGNED_IN, prefix="/api/portfolios/{portfolio_id}", tags=["people"])
-RoleName = Literal["managers", "steering-committee"]
-TABLES: dict[str, type[SQLModel]] = {
-    "managers": PortfolioManager,
-    "steering-committee": SteeringMember,
-}
-EVENT = {"managers": "manager", "steering-committee": "steering_member"}
 MISSING: dict[int | str, dict[str, Any]] = {404: {"description": "No such portfolio or person"}}
 
 
@@ -51,19 +41,11 @@ async def portfolio_people(
     if await hierarchy.find(session, level, portfolio_id, person) is None:
         raise HTTPException(404, f"portfolio {portfolio_id} not found")
     return PortfolioPeople(
-        managers=await _holders(session, PortfolioManager, portfolio_id),
-        steering_committee=await _holders(session, SteeringMember, portfolio_id),
+        managers=_public(await portfolio_roles.holders(session, "managers", portfolio_id)),
+        steering_committee=_public(
+            await portfolio_roles.holders(session, "steering-committee", portfolio_id)
+        ),
     )
-
-
-async def _holders(session: AsyncSession, table: Any, portfolio_id: int) -> list[PersonPublic]:
-    rows = await session.exec(
-        select(Person)
-        .join(table, col(table.person_id) == Person.id)
-        .where(table.portfolio_id == portfolio_id)
-        .order_by(col(Person.name))
-    )
-    return [PersonPublic.model_validate(p, from_attributes=True) for p in rows.all()]
 
 
 @router.put(
@@ -109,25 +91,16 @@ async def _change(
     *,
     give: bool,
 ) -> None:
-    table = TABLES[role]
     async with transaction(sessions) as session:
-        if await session.get(Portfolio, portfolio_id) is None:
-            raise HTTPException(404, f"portfolio {portfolio_id} not found")
-        if await session.get(Person, person_id) is None:
-            raise HTTPException(404, f"person {person_id} not found")
-        row = await session.get(table, (portfolio_id, person_id))
-        if give and row is None:
-            session.add(table(portfolio_id=portfolio_id, person_id=person_id))
-        elif not give and row is not None:
-            await session.delete(row)
-        else:
-            return  # already so: nothing to record
-        verb = "added" if give else "removed"
-        await audit.record(
+        await portfolio_roles.change(
             session,
+            role=role,
+            portfolio_id=portfolio_id,
+            person_id=person_id,
+            give=give,
             actor=Actor.person(admin.id, Channel.API),
-            entity_type="portfolio",
-            entity_id=portfolio_id,
-            action=f"portfolio.{EVENT[role]}_{verb}",
-            after={"person_id": person_id},
         )
+
+
+def _public(people: list[Person]) -> list[PersonPublic]:
+    return [PersonPublic.model_validate(p, from_attributes=True) for p in people]
