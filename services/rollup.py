@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Subquery, and_, case, func, select, true
+from sqlalchemy import BigInteger, Date, Subquery, and_, bindparam, case, func, select, true
 from sqlalchemy import type_coerce as as_type
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -147,9 +148,10 @@ def places(where: Any = None) -> Any:
     return query.where(where) if where is not None else query
 
 
-def measures(today: date, where: Any = None) -> Subquery:
+def measures(today: date | None, where: Any = None) -> Subquery:
     """One row per measure (those matching `where`, a clause on Measure): its place in the
-    hierarchy, currency, plan / achieved / verified in currency units, and its dual status."""
+    hierarchy, currency, plan / achieved / verified in currency units, and its dual status on
+    `today` (None: the statement takes the parameters `today` and `amber_since`)."""
 
     # The sums are narrowed to the chosen measures before grouping (the database does not push
     # a join condition into a grouped subquery), so one measure's status reads its own rows.
@@ -170,10 +172,16 @@ def measures(today: date, where: Any = None) -> Subquery:
     plan = func.coalesce(values.c.plan, 0)
     achieved = _achieved(values, overridden)
     due = first_open.c.first_open
+    day: Any
+    amber_since: Any
+    if today is None:
+        day, amber_since = bindparam("today", type_=Date), bindparam("amber_since", type_=Date)
+    else:
+        day, amber_since = today, today - timedelta(days=AMBER_OVERDUE_DAYS)
     delivery = case(
         (due.is_(None), Light.GREEN.value),
-        (due >= today, Light.GREEN.value),
-        (due >= today - timedelta(days=AMBER_OVERDUE_DAYS), Light.AMBER.value),
+        (due >= day, Light.GREEN.value),
+        (due >= amber_since, Light.AMBER.value),
         else_=Light.RED.value,
     )
     value = case(
@@ -441,6 +449,17 @@ async def measure_lights(
     session: AsyncSession, *, ids: Sequence[int], today: date
 ) -> dict[int, tuple[Light, Light]]:
     """(delivery, value) of each measure in `ids`, as the roll-ups see them."""
-    rows = measures(today, _measure.c.id.in_(ids))
-    found = (await session.exec(select(rows.c.id, rows.c.delivery, rows.c.value))).all()  # type: ignore[call-overload]
+    params = {
+        "ids": list(ids),
+        "today": today,
+        "amber_since": today - timedelta(days=AMBER_OVERDUE_DAYS),
+    }
+    found = (await session.exec(_lights_statement(), params=params)).all()
     return {row.id: (Light(row.delivery), Light(row.value)) for row in found}
+
+
+@cache
+def _lights_statement() -> Any:
+    """The statement behind `measure_lights`, built once: every lifecycle step and page asks."""
+    rows = measures(None, _measure.c.id.in_(bindparam("ids", expanding=True)))
+    return select(rows.c.id, rows.c.delivery, rows.c.value)
