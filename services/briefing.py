@@ -67,7 +67,7 @@ class Briefing:
 
 async def load(session: AsyncSession, *, measure_id: int) -> Briefing:
     """The briefing on the measure as it is now."""
-    snap = await snapshot.load(session, measure_id=measure_id)
+    snap = await snapshot.load(session, measure_id=measure_id, with_status=False)
     lines = (
         await session.exec(
             select(ImpactLine)

@@ -83,7 +83,7 @@ async def replace(
         raise Refused("verified figures come only from the controller's closure")
     if scenario is Scenario.PLAN and measure.plan_frozen_at is not None:
         raise Refused("plan figures are frozen since the Decided gate (baseline version 1)")
-    snap = await snapshot.load(session, measure_id=measure.id or 0)
+    snap = await snapshot.load(session, measure_id=measure.id or 0, with_status=False)
     _check(values, set(horizon(snap)), snap.currency or "EUR")
     # Editors of one line take turns (PostgreSQL row lock; SQLite has one writer anyway), so the
     # second of two who read the same figures sees the first one's change and gets 412.

@@ -15,11 +15,15 @@ from models.money import Scenario
 from models.organization import LegalEntity
 from models.people import Person
 from models.policy import Role
+from models.status import Light
 from services import measures
 
 
-async def load(session: AsyncSession, *, measure_id: int) -> MeasureSnapshot:
-    """The measure as the criteria see it now."""
+async def load(
+    session: AsyncSession, *, measure_id: int, with_status: bool = True
+) -> MeasureSnapshot:
+    """The measure as the criteria see it now (without the dual status, which emails do not
+    show, when `with_status` is False)."""
     measure = await measures.get(session, measure_id=measure_id)
     portfolio_id = await measures.portfolio_of(session, package_id=measure.package_id)
     entity = (
@@ -50,8 +54,10 @@ async def load(session: AsyncSession, *, measure_id: int) -> MeasureSnapshot:
     milestones = (
         await session.exec(select(Milestone).where(Milestone.measure_id == measure_id))
     ).all()
-    implementation, potential = await measures.dual_status(
-        session, measure_id=measure_id, today=date.today()
+    implementation, potential = (
+        await measures.dual_status(session, measure_id=measure_id, today=date.today())
+        if with_status
+        else (Light.NONE, Light.NONE)
     )
     steering = (
         await session.exec(

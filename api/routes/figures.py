@@ -90,7 +90,8 @@ async def add_line(
             raise InvalidInput(
                 [FieldProblem("measure", "the plan is frozen since the Decided gate: no new lines")]
             )
-        currency = (await snapshot.load(session, measure_id=measure_id)).currency or "EUR"
+        snap = await snapshot.load(session, measure_id=measure_id, with_status=False)
+        currency = snap.currency or "EUR"
         if body.annual_potential is not None and (
             problem := amount_problem(body.annual_potential, currency)
         ):
