@@ -233,3 +233,56 @@ async def test_a_line_is_added_before_the_plan_freezes(
         "SAN maintenance no longer paid",
         "Migration services",
     ]
+
+
+async def test_a_line_is_corrected_or_removed_until_the_plan_freezes(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org = await make_org(sessions)
+    measure_id = await complete_measure(sessions, org)
+    line = await line_id(sessions, measure_id)
+    owner, base = as_person(org.owner_id), f"/api/measures/{measure_id}/lines"
+
+    fixed = await client.patch(
+        f"{base}/{line}",
+        headers=owner,
+        json={"description": "SAN support contract", "category": "revenue_increase"},
+    )
+    assert fixed.status_code == 200
+    assert (fixed.json()["description"], fixed.json()["category"]) == (
+        "SAN support contract",
+        "revenue_increase",
+    )
+    bad = await client.patch(f"{base}/{line}", headers=owner, json={"annual_potential": "0.001"})
+    assert bad.status_code == 422
+    sponsor = await client.patch(
+        f"{base}/{line}", headers=as_person(org.sponsor_id), json={"description": "Mine"}
+    )
+    assert sponsor.status_code == 403
+
+    extra = (
+        await client.post(base, headers=owner, json={"category": "capex", "description": "Racks"})
+    ).json()
+    assert (await client.delete(f"{base}/{extra['id']}", headers=owner)).status_code == 204
+    listed = (await client.get(base, headers=owner)).json()
+    assert [entry["id"] for entry in listed] == [line]
+
+    async with transaction(sessions) as session:
+        await session.exec(
+            update(Measure).where(Measure.id == measure_id).values(plan_frozen_at=utcnow())  # type: ignore[arg-type]
+        )
+    frozen = await client.patch(f"{base}/{line}", headers=owner, json={"description": "Later"})
+    assert frozen.status_code == 422 and "frozen" in frozen.text
+    gone = await client.delete(f"{base}/{line}", headers=owner)
+    assert gone.status_code == 422
+    async with sessions() as session:
+        actions = (
+            await session.exec(
+                select(AuditEvent.action).where(AuditEvent.entity_id == str(measure_id))
+            )
+        ).all()
+    assert actions.count("impact_line.changed") == 1
+    assert actions.count("impact_line.removed") == 1
+    # the kept line still has its plan
+    values = (await client.get(f"{base}/{line}/values/plan", headers=owner)).json()["values"]
+    assert len(values) == 12

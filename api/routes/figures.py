@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,7 +17,7 @@ from api.auth import SIGNED_IN, CurrentPerson, visible_measure
 from api.deps import SessionsDep, TemporalDep
 from api.params import RowId
 from models.audit import Actor, Channel
-from models.figures import ImpactLine
+from models.figures import ImpactLine, MonthlyValue
 from models.measure import Measure
 from models.money import ImpactCategory, Scenario, amount_problem
 from models.people import Person
@@ -86,10 +87,7 @@ async def add_line(
     async with transaction(sessions) as session:
         measure = await measures.get(session, measure_id=measure_id)
         await may_edit(session, person, measure)
-        if measure.plan_frozen_at is not None or measure.stage in TERMINAL_STAGES:
-            raise InvalidInput(
-                [FieldProblem("measure", "the plan is frozen since the Decided gate: no new lines")]
-            )
+        _unfrozen(measure, "no new lines")
         snap = await snapshot.load(session, measure_id=measure_id, with_status=False)
         currency = snap.currency or "EUR"
         if body.annual_potential is not None and (
@@ -108,6 +106,101 @@ async def add_line(
             after=body.model_dump(mode="json") | {"id": line.id},
         )
     return LineOut.model_validate(line, from_attributes=True)
+
+
+class LineChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: ImpactCategory | None = None
+    description: str | None = Field(default=None, min_length=1, max_length=500)
+    annual_potential: Decimal | None = Field(
+        default=None, description="Estimated annual potential in the legal entity's currency."
+    )
+
+
+def _unfrozen(measure: Measure, what: str) -> None:
+    if measure.plan_frozen_at is not None or measure.stage in TERMINAL_STAGES:
+        raise InvalidInput(
+            [FieldProblem("measure", f"the plan is frozen since the Decided gate: {what}")]
+        )
+
+
+@lines.patch(
+    "/{line_id}",
+    response_model=LineOut,
+    responses=ERRORS,
+    summary="Correct an impact line (until the Decided gate freezes the plan)",
+)
+async def change_line(
+    measure_id: RowId,
+    line_id: RowId,
+    body: LineChange,
+    person: CurrentPerson,
+    sessions: SessionsDep,
+    temporal: TemporalDep,
+) -> LineOut:
+    async with transaction(sessions) as session:
+        measure = await measures.get(session, measure_id=measure_id)
+        line = await _line(session, measure_id, line_id)
+        await may_edit(session, person, measure)
+        _unfrozen(measure, "its lines stay as decided")
+        changes = body.model_dump(exclude_unset=True)
+        if changes.get("category") is None:
+            changes.pop("category", None)
+        if changes.get("description") is None:
+            changes.pop("description", None)
+        currency = (await snapshot.load(session, measure_id=measure_id, with_status=False)).currency
+        potential = changes.get("annual_potential")
+        if potential is not None and (problem := amount_problem(potential, currency or "EUR")):
+            raise InvalidInput([FieldProblem("annual_potential", problem)])
+        before = LineOut.model_validate(line, from_attributes=True).model_dump(mode="json")
+        for name, value in changes.items():
+            setattr(line, name, value)
+        session.add(line)
+        await audit.record(
+            session,
+            actor=Actor.person(person.id, Channel.API),
+            entity_type="measure",
+            entity_id=measure_id,
+            action="impact_line.changed",
+            before=before,
+            after=LineOut.model_validate(line, from_attributes=True).model_dump(mode="json"),
+        )
+    await lifecycle.figures_changed(temporal, measure_id)
+    return LineOut.model_validate(line, from_attributes=True)
+
+
+@lines.delete(
+    "/{line_id}",
+    status_code=204,
+    responses=ERRORS,
+    summary="Remove an impact line with its figures (until the Decided gate freezes the plan)",
+)
+async def remove_line(
+    measure_id: RowId,
+    line_id: RowId,
+    person: CurrentPerson,
+    sessions: SessionsDep,
+    temporal: TemporalDep,
+) -> Response:
+    async with transaction(sessions) as session:
+        measure = await measures.get(session, measure_id=measure_id)
+        line = await _line(session, measure_id, line_id)
+        await may_edit(session, person, measure)
+        _unfrozen(measure, "its lines stay as decided")
+        before = LineOut.model_validate(line, from_attributes=True).model_dump(mode="json")
+        await session.exec(delete(MonthlyValue).where(col(MonthlyValue.impact_line_id) == line_id))
+        await session.delete(line)
+        await audit.record(
+            session,
+            actor=Actor.person(person.id, Channel.API),
+            entity_type="measure",
+            entity_id=measure_id,
+            action="impact_line.removed",
+            before=before,
+        )
+    await lifecycle.figures_changed(temporal, measure_id)
+    return Response(status_code=204)
 
 
 class MonthlyAmount(BaseModel):
