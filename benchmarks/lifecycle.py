@@ -45,6 +45,9 @@ from workflows.search_attributes import ALL_KEYS
 VALUEGATE_ONLY = False
 
 
+WORKERS = 1  # worker processes per side (--workers)
+
+
 async def _drive(count: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> float:
     """Run `one(i)` for i < count, at most `concurrency` at a time; seconds taken."""
     gate = asyncio.Semaphore(concurrency)
@@ -124,10 +127,10 @@ async def _valuegate(
         "VALUEGATE_SMTP_PORT": str(smtp_port),
         "VALUEGATE_PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
     }
-    with (
-        _process("-m", "valuegate", "worker", env=env),
-        _process("-m", "valuegate", "api", "--port", str(api_port), env=env),
-    ):
+    with contextlib.ExitStack() as running:
+        for _ in range(WORKERS):
+            running.enter_context(_process("-m", "valuegate", "worker", env=env))
+        running.enter_context(_process("-m", "valuegate", "api", "--port", str(api_port), env=env))
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=120) as http:
             await _api_ready(http)
             await _worker_polling(client, task_queue)
@@ -184,7 +187,11 @@ async def _activity_times(client: Client, workflow_id: str) -> dict[str, float]:
 async def _bare(client: Client, plan: BarePlan, count: int, concurrency: int) -> float:
     queue = f"bare-{uuid.uuid4()}"
     address = client.service_client.config.target_host
-    with _process("-m", "benchmarks.bare", "--address", address, "--task-queue", queue):
+    with contextlib.ExitStack() as running:
+        for _ in range(WORKERS):
+            running.enter_context(
+                _process("-m", "benchmarks.bare", "--address", address, "--task-queue", queue)
+            )
         await _worker_polling(client, queue)
 
         async def lifecycle(i: int) -> None:
@@ -231,7 +238,10 @@ async def _run(client: Client, url: str, count: int, concurrency: int, smtp_port
     bare_seconds = await _bare(client, plan, count, concurrency)
     valuegate_rate, bare_rate = count / valuegate_seconds, count / bare_seconds
     activities = plan.on_start + sum(plan.per_update)
-    print(f"lifecycles: {count}, concurrency: {concurrency}, database: {url.split(':')[0]}")
+    print(
+        f"lifecycles: {count}, concurrency: {concurrency}, database: {url.split(':')[0]}, "
+        f"worker processes: {WORKERS} each"
+    )
     print(f"per lifecycle: {len(plan.per_update)} updates, {activities} activities")
     print(f"bare Temporal  {bare_rate:8.2f} lifecycles/s  ({bare_seconds:.1f}s)")
     print(f"ValueGate      {valuegate_rate:8.2f} lifecycles/s  ({valuegate_seconds:.1f}s)")
@@ -248,8 +258,15 @@ if __name__ == "__main__":
     parser.add_argument(
         "--valuegate-only", action="store_true", help="skip the baseline (for profiling)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes, as many for ValueGate as for the baseline (default 1)",
+    )
     args = parser.parse_args()
     VALUEGATE_ONLY = args.valuegate_only
+    WORKERS = args.workers
     folder = Path(tempfile.mkdtemp(prefix="valuegate-bench-"))
     smtp_port = free_port()
     # As in `valuegate dev`, the catcher is a process of its own, not part of the worker.
