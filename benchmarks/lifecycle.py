@@ -43,8 +43,6 @@ from valuegate.binaries import temporal_cli
 from workflows.search_attributes import ALL_KEYS
 
 VALUEGATE_ONLY = False
-
-
 WORKERS = 1  # worker processes per side (--workers)
 
 
