@@ -125,6 +125,17 @@ def _unfrozen(measure: Measure, what: str) -> None:
         )
 
 
+async def _unfrozen_line(
+    session: AsyncSession, person: Person, measure_id: int, line_id: int
+) -> ImpactLine:
+    """The line, when `person` may edit the measure and its plan is not frozen yet."""
+    measure = await measures.get(session, measure_id=measure_id)
+    line = await _line(session, measure_id, line_id)
+    await may_edit(session, person, measure)
+    _unfrozen(measure, "its lines stay as decided")
+    return line
+
+
 @lines.patch(
     "/{line_id}",
     response_model=LineOut,
@@ -140,10 +151,7 @@ async def change_line(
     temporal: TemporalDep,
 ) -> LineOut:
     async with transaction(sessions) as session:
-        measure = await measures.get(session, measure_id=measure_id)
-        line = await _line(session, measure_id, line_id)
-        await may_edit(session, person, measure)
-        _unfrozen(measure, "its lines stay as decided")
+        line = await _unfrozen_line(session, person, measure_id, line_id)
         changes = body.model_dump(exclude_unset=True)
         if changes.get("category") is None:
             changes.pop("category", None)
@@ -184,10 +192,7 @@ async def remove_line(
     temporal: TemporalDep,
 ) -> Response:
     async with transaction(sessions) as session:
-        measure = await measures.get(session, measure_id=measure_id)
-        line = await _line(session, measure_id, line_id)
-        await may_edit(session, person, measure)
-        _unfrozen(measure, "its lines stay as decided")
+        line = await _unfrozen_line(session, person, measure_id, line_id)
         before = LineOut.model_validate(line, from_attributes=True).model_dump(mode="json")
         await session.exec(delete(MonthlyValue).where(col(MonthlyValue.impact_line_id) == line_id))
         await session.delete(line)
