@@ -74,30 +74,12 @@ def lineage(level: Level) -> Any:
     return query.select_from(level.model)
 
 
-def measure_paths() -> Any:
-    """Each measure with every level above it."""
-    return (
-        rows_of(
-            col(Measure.id).label("measure_id"),
-            col(Measure.package_id).label("package_id"),
-            col(MeasurePackage.project_id).label("project_id"),
-            col(Project.program_id).label("program_id"),
-            col(Program.portfolio_id).label("portfolio_id"),
-            col(Portfolio.organization_id).label("organization_id"),
-        )
-        .join(MeasurePackage, col(MeasurePackage.id) == Measure.package_id)
-        .join(Project, col(Project.id) == MeasurePackage.project_id)
-        .join(Program, col(Program.id) == Project.program_id)
-        .join(Portfolio, col(Portfolio.id) == Program.portfolio_id)
-    )
-
-
 def visible(level: Level, person: Person) -> Any:
     """A WHERE clause on `level.model`: the nodes `person` may see."""
     if person.is_admin:
         return true()
     own = access.portfolios_of(person.id or 0)
-    paths = measure_paths().where(access.visible_measures(person)).subquery()
+    paths = rollup.places(access.visible_measures(person)).subquery()
     if level.name == "organization":
         mine = select(Portfolio.organization_id).where(col(Portfolio.id).in_(own))
     else:
