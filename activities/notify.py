@@ -22,6 +22,7 @@ from notifications.notices import NoticeText, notice_text
 from notifications.render import RenderedEmail, render_email
 from services import briefing, links, outbox, snapshot
 from services.briefing import Briefing
+from services.db import transaction
 from workflows.contracts import MeasureRef, Notice, NoticeKind
 
 # Which signed links an email carries, by kind.
@@ -54,52 +55,55 @@ class NotifyActivities:
     @activity.defn(name=SEND_ASSIGNMENT_EMAIL)
     async def send_assignment_email(self, ref: MeasureRef) -> bool:
         """The owner's first task email: the measure is theirs, and what the next gate needs."""
-        async with self._sessions() as session:
+        async with transaction(self._sessions) as session:
             about = await briefing.load(session, measure_id=ref.measure_id)
-            _, owners = await snapshot.people_in(
-                session, measure_id=ref.measure_id, role=Role.OWNER
-            )
-        if not owners:
-            return False
-        text = notice_text(kind="assigned", measure_ref=about.ref, title=about.title, gate=None)
-        upcoming = about.next_gate.label if about.next_gate else None
-        if upcoming:
-            text.lines.append(f"It is in stage {about.stage.label}; the next gate is {upcoming}.")
-        content = Content(text=text, figures=[], checklist=_owner_checklist(about))
-        owner = owners[0]
-        key = f"measure-{ref.measure_id}/assigned/owner/{owner.id}"
-        return await self._send(key, about, owner, content)
+            owners = await snapshot.people(session, about.people[Role.OWNER])
+            if not owners:
+                return False
+            text = notice_text(kind="assigned", measure_ref=about.ref, title=about.title, gate=None)
+            upcoming = about.next_gate.label if about.next_gate else None
+            if upcoming:
+                text.lines.append(
+                    f"It is in stage {about.stage.label}; the next gate is {upcoming}."
+                )
+            content = Content(text=text, figures=[], checklist=_owner_checklist(about))
+            owner = owners[0]
+            key = f"measure-{ref.measure_id}/assigned/owner/{owner.id}"
+            outgoing = await self._enqueue(session, key, about, owner, content)
+        return await outbox.deliver(self._sessions, outgoing=outgoing, delivery=self._delivery)
 
     @activity.defn(name=NOTIFY)
     async def send_lifecycle_notice(self, notice: Notice) -> int:
         """Email everyone in the notice's recipient role; returns how many emails went out now."""
-        async with self._sessions() as session:
-            about = await briefing.load(session, measure_id=notice.measure_id)
-            _, people = await snapshot.people_in(
-                session, measure_id=notice.measure_id, role=notice.recipient
+        step = notice.step
+        # What the emails say is read, and the emails are put in the outbox, in one transaction;
+        # each is sent after it committed.
+        async with transaction(self._sessions) as session:
+            about = await briefing.load(
+                session, measure_id=notice.measure_id, checklist=_with_owner_checklist(notice)
             )
-            late = (
-                await snapshot.people_in(
-                    session, measure_id=notice.measure_id, role=notice.step.waiting_for
-                )
-                if notice.step and notice.step.waiting_for
-                else ("", [])
-            )[1]
+            waiting_for = step.waiting_for if step else None
+            late_ids = about.people[waiting_for] if waiting_for else []
+            found = await snapshot.people(session, [*about.people[notice.recipient], *late_ids])
             checked = await _criteria_checked(session, notice)
-        content = self._content(notice, about, late, checked)
+            late = [p for p in found if p.id in late_ids]
+            content = self._content(notice, about, late, checked)
+            outgoing = []
+            for person in (p for p in found if p.id in about.people[notice.recipient]):
+                specs = [
+                    links.spec(
+                        measure_id=notice.measure_id,
+                        gate_round=notice.gate_round or 0,
+                        action=action,
+                        person_id=person.id or 0,
+                    )
+                    for action in _link_actions(notice)
+                ]
+                key = f"{notice.key}/{person.id}"
+                outgoing.append(await self._enqueue(session, key, about, person, content, specs))
         sent = 0
-        for person in people:
-            specs = [
-                links.spec(
-                    measure_id=notice.measure_id,
-                    gate_round=notice.gate_round or 0,
-                    action=action,
-                    person_id=person.id or 0,
-                )
-                for action in _link_actions(notice)
-            ]
-            key = f"{notice.key}/{person.id}"
-            sent += await self._send(key, about, person, content, specs)
+        for email in outgoing:
+            sent += await outbox.deliver(self._sessions, outgoing=email, delivery=self._delivery)
         return sent
 
     def _content(
@@ -122,7 +126,7 @@ class NotifyActivities:
         checklist: list[tuple[bool, str]] = []
         if notice.kind in LINK_ACTIONS:
             checklist = [(True, Criterion(code).label) for code in checked]
-        elif step and step.kind.value.startswith("stage_"):
+        elif _with_owner_checklist(notice):
             checklist = _owner_checklist(about)
         return Content(
             text=text,
@@ -130,26 +134,26 @@ class NotifyActivities:
             checklist=checklist,
         )
 
-    async def _send(
+    async def _enqueue(
         self,
+        session: AsyncSession,
         key: str,
         about: Briefing,
         person: Person,
         content: Content,
         specs: list[dict[str, object]] | None = None,
-    ) -> bool:
-        """Put the email in the outbox under `key` and deliver it, unless it went out before."""
+    ) -> outbox.Outgoing:
+        """The email to `person` in the outbox under `key` (as it was if it was there before)."""
         email = self._render(about, person, content, [str(s["action"]) for s in specs or []])
-        row = await outbox.enqueue(
-            self._sessions,
+        return await outbox.enqueue(
+            session,
+            delivery=self._delivery,
             business_key=key,
             measure_id=about.measure_id,
             recipient=person.email,
             email=email,
-            sender=self._delivery.sender,
             links=list(specs) if specs else None,
         )
-        return await outbox.deliver(self._sessions, row=row, delivery=self._delivery)
 
     def _render(
         self, about: Briefing, person: Person, content: Content, actions: list[str]
@@ -193,6 +197,11 @@ def _figures(about: Briefing) -> list[tuple[str, str]]:
         ("Plan over the horizon", about.money(about.ebitda_total(Scenario.PLAN))),
         ("Forecast (actuals where entered)", about.money(about.ebitda_total(Scenario.FORECAST))),
     ]
+
+
+def _with_owner_checklist(notice: Notice) -> bool:
+    """A stalled stage's reminder or escalation lists what the next gate still lacks."""
+    return notice.step is not None and notice.step.kind.value.startswith("stage_")
 
 
 def _owner_checklist(about: Briefing) -> list[tuple[bool, str]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, update
@@ -22,6 +24,19 @@ from models.columns import utcnow
 VERIFY_BATCH = 1000
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One change to append to the trail."""
+
+    actor: Actor
+    entity_type: str
+    entity_id: str | int
+    action: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    reason: str | None = None
+
+
 async def record(
     session: AsyncSession,
     *,
@@ -33,11 +48,20 @@ async def record(
     after: dict[str, Any] | None = None,
     reason: str | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain, inside the caller's transaction.
+    """Append one event to the chain, inside the caller's transaction."""
+    entry = Entry(actor, entity_type, entity_id, action, before, after, reason)
+    return (await append(session, [entry]))[0]
+
+
+async def append(session: AsyncSession, entries: Sequence[Entry]) -> list[AuditEvent]:
+    """Append events to the chain in order, inside the caller's transaction.
 
     The chain head row is locked (FOR UPDATE on PostgreSQL; SQLite serialises writers anyway), so
-    concurrent writers append one after another and ids stay gapless.
+    concurrent writers append one after another and ids stay gapless. The head is read and moved
+    once for all the entries.
     """
+    if not entries:
+        return []
     last_id, last_hash = (
         await session.exec(
             select(col(AuditHead.last_event_id), col(AuditHead.last_hash))
@@ -45,30 +69,34 @@ async def record(
             .with_for_update()
         )
     ).one()
-    event = AuditEvent(
-        id=last_id + 1,
-        occurred_at=utcnow(),
-        actor_id=actor.person_id,
-        actor=actor.label,
-        channel=actor.channel,
-        entity_type=entity_type,
-        entity_id=str(entity_id),
-        action=action,
-        before=to_json_value(before) if before is not None else None,
-        after=to_json_value(after) if after is not None else None,
-        reason=reason,
-        prev_hash=last_hash,
-        hash="",
-    )
-    event.hash = event_hash(event)
+    events: list[AuditEvent] = []
+    for entry in entries:
+        event = AuditEvent(
+            id=last_id + 1,
+            occurred_at=utcnow(),
+            actor_id=entry.actor.person_id,
+            actor=entry.actor.label,
+            channel=entry.actor.channel,
+            entity_type=entry.entity_type,
+            entity_id=str(entry.entity_id),
+            action=entry.action,
+            before=to_json_value(entry.before) if entry.before is not None else None,
+            after=to_json_value(entry.after) if entry.after is not None else None,
+            reason=entry.reason,
+            prev_hash=last_hash,
+            hash="",
+        )
+        event.hash = event_hash(event)
+        events.append(event)
+        last_id, last_hash = event.id, event.hash
     # Core statements, not the ORM's unit of work: this runs for every change and every email.
-    await session.exec(insert(AuditEvent).values(event.model_dump()))
+    await session.exec(insert(AuditEvent), params=[event.model_dump() for event in events])
     await session.exec(
         update(AuditHead)
         .where(col(AuditHead.id) == 1)
-        .values(last_event_id=event.id, last_hash=event.hash)
+        .values(last_event_id=last_id, last_hash=last_hash)
     )
-    return event
+    return events
 
 
 async def change(

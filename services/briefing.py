@@ -8,12 +8,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.criteria import MeasureSnapshot, horizon, planned_annual_ebitda, unmet_criteria
-from models.figures import ImpactLine, MonthlyValue
 from models.money import ImpactCategory, Scenario, ebitda_effect, format_money
+from models.policy import Role
 from models.stages import Stage, next_stage
 from services import policies, snapshot
 
@@ -43,6 +42,7 @@ class Briefing:
     lines: list[LineFigures]
     annual_ebitda: Decimal  # the largest planned EBITDA effect in 12 consecutive months
     next_gate: Stage | None
+    people: dict[Role, list[int]]  # who acts for each role, by person id
     unmet: list[str] = field(default_factory=list)  # what the next gate still lacks
 
     @property
@@ -65,26 +65,13 @@ class Briefing:
         return total
 
 
-async def load(session: AsyncSession, *, measure_id: int) -> Briefing:
-    """The briefing on the measure as it is now."""
-    snap = await snapshot.load(session, measure_id=measure_id, with_status=False)
-    lines = (
-        await session.exec(
-            select(ImpactLine)
-            .where(ImpactLine.measure_id == measure_id)
-            .order_by(col(ImpactLine.id))
-        )
-    ).all()
-    values = (
-        await session.exec(
-            select(MonthlyValue).where(
-                col(MonthlyValue.impact_line_id).in_([line.id for line in lines]),
-                col(MonthlyValue.scenario).in_(SHOWN),
-            )
-        )
-    ).all()
+async def load(session: AsyncSession, *, measure_id: int, checklist: bool = True) -> Briefing:
+    """The briefing on the measure as it is now; `checklist=False` leaves out what the next
+    gate lacks (it reads the gate policy)."""
+    rows = await snapshot.read(session, measure_id=measure_id, scenarios=SHOWN)
+    snap = snapshot.build(rows)
     amounts: dict[int, dict[Scenario, dict[date, Decimal]]] = defaultdict(lambda: defaultdict(dict))
-    for value in values:
+    for value in rows.values:
         amounts[value.impact_line_id][value.scenario][value.period] = value.amount
     upcoming = next_stage(snap.stage)
     return Briefing(
@@ -95,16 +82,17 @@ async def load(session: AsyncSession, *, measure_id: int) -> Briefing:
         periods=horizon(snap),
         lines=[
             LineFigures(
-                id=line.id or 0,
+                id=line.id,
                 category=line.category,
                 description=line.description,
-                amounts=dict(amounts[line.id or 0]),
+                amounts=dict(amounts[line.id]),
             )
-            for line in lines
+            for line in rows.lines
         ],
         annual_ebitda=planned_annual_ebitda(snap),
         next_gate=upcoming,
-        unmet=await _unmet(session, snap, upcoming),
+        people={role: rows.people_ids(role) for role in Role},
+        unmet=await _unmet(session, snap, upcoming) if checklist else [],
     )
 
 

@@ -48,18 +48,21 @@ async def _record(session: AsyncSession, batch: FactBatch) -> int:
         ).all()
     )
     new = [r for r in batch.records if r.key not in known]
+    trail: list[audit.Entry] = []
     for item in new:
         session.add(
             LifecycleEvent(
                 measure_id=batch.measure_id, key=item.key, kind=item.fact.kind, occurred_at=batch.at
             )
         )
-        await _apply(session, batch, item)
+        trail.append(await _apply(session, batch, item))
     await session.flush()
+    await audit.append(session, trail)
     return len(new)
 
 
-async def _apply(session: AsyncSession, batch: FactBatch, item: FactRecord) -> None:
+async def _apply(session: AsyncSession, batch: FactBatch, item: FactRecord) -> audit.Entry:
+    """Write one fact's rows; returns its audit entry."""
     fact = item.fact
     measure_id = batch.measure_id
     by = getattr(fact, "by", None)
@@ -143,9 +146,7 @@ async def _apply(session: AsyncSession, batch: FactBatch, item: FactRecord) -> N
             "recipient": fact.step.recipient.value,
             "key": fact.step.key,
         }
-    await session.flush()
-    await audit.record(
-        session,
+    return audit.Entry(
         actor=actor,
         entity_type="measure",
         entity_id=measure_id,

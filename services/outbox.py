@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,47 +17,11 @@ from models.outbox import OutboxEmail, OutboxStatus
 from notifications.links import fill_links, link_url
 from notifications.mailer import SmtpConfig, build_message, message_id_for, send
 from notifications.render import RenderedEmail
-from services import audit, links
+from services import audit
+from services import links as _links
 from services.db import transaction
 
 MAILER = Actor(label="valuegate-mailer", channel=Channel.WORKFLOW)
-
-
-async def enqueue(
-    sessions: async_sessionmaker[AsyncSession],
-    *,
-    business_key: str,
-    measure_id: int | None,
-    recipient: str,
-    email: RenderedEmail,
-    sender: str,
-    links: list[dict[str, Any]] | None = None,
-) -> OutboxEmail:
-    """The outbox row for `business_key`, created on first call and returned as is after.
-
-    `links` (see services.links.spec) are the signed links the bodies hold placeholders for."""
-    try:
-        async with transaction(sessions) as session:
-            row = await _by_key(session, business_key)
-            if row is not None:
-                return row
-            row = OutboxEmail(
-                business_key=business_key,
-                measure_id=measure_id,
-                recipient=recipient,
-                subject=email.subject,
-                text_body=email.text,
-                html_body=email.html,
-                message_id=message_id_for(business_key, sender),
-                links=links,
-            )
-            session.add(row)
-        return row
-    except IntegrityError:  # another attempt inserted it first
-        async with sessions() as session:
-            existing = await _by_key(session, business_key)
-            assert existing is not None
-            return existing
 
 
 @dataclass(frozen=True)
@@ -71,16 +34,73 @@ class Delivery:
     link_ttl: timedelta
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """An outbox row on its way, with the tokens of the links minted for its first sending
+    (None when the row existed before: a new sending mints fresh links)."""
+
+    row: OutboxEmail
+    tokens: dict[str, str] | None = None
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    delivery: Delivery,
+    business_key: str,
+    measure_id: int | None,
+    recipient: str,
+    email: RenderedEmail,
+    links: list[dict[str, Any]] | None = None,
+) -> Outgoing:
+    """Inside the caller's transaction: the outbox row for `business_key`, created (with its
+    signed links) on first call and returned as is after.
+
+    `links` (see services.links.spec) are the signed links the bodies hold placeholders for."""
+    row = await _by_key(session, business_key)
+    if row is not None:
+        return Outgoing(row)
+    row = OutboxEmail(
+        business_key=business_key,
+        measure_id=measure_id,
+        recipient=recipient,
+        subject=email.subject,
+        text_body=email.text,
+        html_body=email.html,
+        message_id=message_id_for(business_key, delivery.sender),
+        links=links,
+    )
+    session.add(row)
+    tokens = (
+        await _links.mint(
+            session, email_key=business_key, specs=links, ttl=delivery.link_ttl, now=utcnow()
+        )
+        if links
+        else None
+    )
+    await session.flush()
+    return Outgoing(row, tokens)
+
+
 async def deliver(
-    sessions: async_sessionmaker[AsyncSession], *, row: OutboxEmail, delivery: Delivery
+    sessions: async_sessionmaker[AsyncSession], *, outgoing: Outgoing, delivery: Delivery
 ) -> bool:
     """Send a pending outbox email; False when it had already been sent. SMTP errors propagate
     (after the attempt is counted) so the caller's retry policy decides when to try again."""
+    row = outgoing.row
     if row.status is OutboxStatus.SENT:
         return False
     email = RenderedEmail(subject=row.subject, text=row.text_body, html=row.html_body)
     if row.links:
-        email = await _with_fresh_links(sessions, row, delivery)
+        tokens = outgoing.tokens
+        if tokens is None:
+            tokens = await _fresh_links(sessions, row, delivery)
+        urls = {action: link_url(delivery.public_url, token) for action, token in tokens.items()}
+        email = RenderedEmail(
+            subject=row.subject,
+            text=fill_links(row.text_body, urls),
+            html=fill_links(row.html_body, urls),
+        )
     message = build_message(
         sender=delivery.sender, recipient=row.recipient, message_id=row.message_id, email=email
     )
@@ -113,23 +133,18 @@ async def deliver(
     return True
 
 
-async def _with_fresh_links(
+async def _fresh_links(
     sessions: async_sessionmaker[AsyncSession], row: OutboxEmail, delivery: Delivery
-) -> RenderedEmail:
+) -> dict[str, str]:
+    """Links for another sending of `row`; those of earlier sendings stop working."""
     async with transaction(sessions) as session:
-        tokens = await links.mint(
+        return await _links.mint(
             session,
             email_key=row.business_key,
             specs=row.links or [],
             ttl=delivery.link_ttl,
             now=utcnow(),
         )
-    urls = {action: link_url(delivery.public_url, token) for action, token in tokens.items()}
-    return RenderedEmail(
-        subject=row.subject,
-        text=fill_links(row.text_body, urls),
-        html=fill_links(row.html_body, urls),
-    )
 
 
 async def _by_key(session: AsyncSession, business_key: str) -> OutboxEmail | None:

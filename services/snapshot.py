@@ -1,81 +1,115 @@
-"""Read everything the gate criteria look at, in a few queries."""
+"""Read everything the gate criteria and the emails look at, in a few queries.
+
+The statements are built once: every gate, every email and every figure check reads a measure.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
+from functools import cache
+from typing import Any
 
-from sqlmodel import col, select
+from sqlalchemy import Row, bindparam, select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.criteria import LineSnapshot, MeasureSnapshot, MilestoneSnapshot, PeriodAmount
 from models.figures import ImpactLine, Milestone, MonthlyValue
 from models.gates import SteeringMember
+from models.measure import Measure
 from models.money import Scenario
-from models.organization import LegalEntity
+from models.organization import LegalEntity, MeasurePackage, Program, Project
 from models.people import Person
 from models.policy import Role
 from models.status import Light
 from services import measures
+from services.errors import NotFound
+
+CRITERIA_SCENARIOS = (Scenario.PLAN, Scenario.ACTUAL)
 
 
-async def load(
-    session: AsyncSession, *, measure_id: int, with_status: bool = True
-) -> MeasureSnapshot:
-    """The measure as the criteria see it now (without the dual status, which emails do not
-    show, when `with_status` is False)."""
-    measure = await measures.get(session, measure_id=measure_id)
-    portfolio_id = await measures.portfolio_of(session, package_id=measure.package_id)
-    entity = (
-        await session.get(LegalEntity, measure.legal_entity_id) if measure.legal_entity_id else None
+@dataclass(frozen=True)
+class MeasureRows:
+    """A measure as stored: its row, where it sits, its lines, values, milestones and steering
+    committee. The snapshot (criteria) and the briefing (emails) are both built from it."""
+
+    measure: Row[Any]
+    portfolio_id: int
+    currency: str | None
+    lines: Sequence[Row[Any]]
+    values: Sequence[Row[Any]]  # (impact_line_id, scenario, period, amount), by period
+    milestones: Sequence[Row[Any]]
+    steering_member_ids: list[int]
+
+    def people_ids(self, role: Role) -> list[int]:
+        """Who acts for `role` on the measure."""
+        if role is Role.STEERING_COMMITTEE:
+            return self.steering_member_ids
+        person = {
+            Role.OWNER: self.measure.owner_id,
+            Role.SPONSOR: self.measure.sponsor_id,
+            Role.CONTROLLER: self.measure.controller_id,
+        }[role]
+        return [person] if person is not None else []
+
+
+async def read(
+    session: AsyncSession,
+    *,
+    measure_id: int,
+    scenarios: Sequence[Scenario] = CRITERIA_SCENARIOS,
+) -> MeasureRows:
+    """The measure's rows, with the monthly values of `scenarios`; NotFound if there is none."""
+    statements = _statements()
+    found = (await session.exec(statements.measure, params={"id": measure_id})).first()
+    if found is None:
+        raise NotFound(f"measure {measure_id}")
+    by_measure = {"measure_id": measure_id}
+    values = {"measure_id": measure_id, "scenarios": [s.value for s in scenarios]}
+    return MeasureRows(
+        measure=found,
+        portfolio_id=found.portfolio_id,
+        currency=found.currency,
+        lines=(await session.exec(statements.lines, params=by_measure)).all(),
+        values=(await session.exec(statements.values, params=values)).all(),
+        milestones=(await session.exec(statements.milestones, params=by_measure)).all(),
+        steering_member_ids=list(
+            (await session.exec(statements.steering, params={"portfolio_id": found.portfolio_id}))
+            .scalars()
+            .all()
+        ),
     )
-    lines = (
-        await session.exec(select(ImpactLine).where(ImpactLine.measure_id == measure_id))
-    ).all()
-    values = (
-        await session.exec(
-            select(MonthlyValue)
-            .where(col(MonthlyValue.impact_line_id).in_([line.id for line in lines]))
-            .where(
-                col(MonthlyValue.scenario).in_([Scenario.PLAN, Scenario.FORECAST, Scenario.ACTUAL])
-            )
-            .order_by(col(MonthlyValue.period))
-        )
-    ).all()
+
+
+def build(
+    rows: MeasureRows, *, status: tuple[Light, Light] = (Light.NONE, Light.NONE)
+) -> MeasureSnapshot:
+    """The snapshot the criteria look at, from the measure's rows."""
+    measure = rows.measure
     plan: dict[int, list[PeriodAmount]] = defaultdict(list)
     actual: dict[int, list[date]] = defaultdict(list)
-    for value in values:
+    for value in rows.values:
         if value.scenario is Scenario.PLAN:
             plan[value.impact_line_id].append(
                 PeriodAmount(period=value.period, amount=value.amount)
             )
         elif value.scenario is Scenario.ACTUAL:
             actual[value.impact_line_id].append(value.period)
-    milestones = (
-        await session.exec(select(Milestone).where(Milestone.measure_id == measure_id))
-    ).all()
-    implementation, potential = (
-        await measures.dual_status(session, measure_id=measure_id, today=date.today())
-        if with_status
-        else (Light.NONE, Light.NONE)
-    )
-    steering = (
-        await session.exec(
-            select(SteeringMember.person_id).where(SteeringMember.portfolio_id == portfolio_id)
-        )
-    ).all()
     return MeasureSnapshot(
-        measure_id=measure_id,
+        measure_id=measure.id,
         title=measure.title,
         stage=measure.stage,
-        portfolio_id=portfolio_id,
+        portfolio_id=rows.portfolio_id,
         owner_id=measure.owner_id,
         sponsor_id=measure.sponsor_id,
         controller_id=measure.controller_id,
-        steering_member_ids=sorted(steering),
+        steering_member_ids=sorted(rows.steering_member_ids),
         business_unit_id=measure.business_unit_id,
         legal_entity_id=measure.legal_entity_id,
-        currency=entity.currency if entity else None,
+        currency=rows.currency,
         baseline_amount=measure.baseline_amount,
         baseline_period=measure.baseline_period,
         baseline_source=measure.baseline_source,
@@ -83,46 +117,121 @@ async def load(
         horizon_months=measure.horizon_months,
         lines=[
             LineSnapshot(
-                id=line.id or 0,
+                id=line.id,
                 category=line.category,
                 description=line.description,
                 annual_potential=line.annual_potential,
-                plan=plan[line.id or 0],
-                actual_periods=actual[line.id or 0],
+                plan=plan[line.id],
+                actual_periods=actual[line.id],
             )
-            for line in lines
+            for line in rows.lines
         ],
         milestones=[
             MilestoneSnapshot(
-                id=m.id or 0,
+                id=m.id,
                 title=m.title,
                 planned_date=m.planned_date,
                 owner_id=m.owner_id,
                 done=m.done_date is not None,
                 waived=bool(m.waived_reason),
             )
-            for m in milestones
+            for m in rows.milestones
         ],
-        implementation_status=implementation,
-        potential_status=potential,
+        implementation_status=status[0],
+        potential_status=status[1],
     )
 
 
-async def people_in(
-    session: AsyncSession, *, measure_id: int, role: Role
-) -> tuple[str, list[Person]]:
-    """The measure's title and the active people who act for `role` on it (for emails)."""
-    measure = await measures.get(session, measure_id=measure_id)
-    if role is Role.STEERING_COMMITTEE:
-        portfolio_id = await measures.portfolio_of(session, package_id=measure.package_id)
-        query = select(Person).join(SteeringMember, col(SteeringMember.person_id) == Person.id)
-        query = query.where(SteeringMember.portfolio_id == portfolio_id)
-    else:
-        person_id = {
-            Role.OWNER: measure.owner_id,
-            Role.SPONSOR: measure.sponsor_id,
-            Role.CONTROLLER: measure.controller_id,
-        }[role]
-        query = select(Person).where(Person.id == person_id)
-    people = (await session.exec(query.where(col(Person.active)).order_by(col(Person.id)))).all()
-    return measure.title, list(people)
+async def load(
+    session: AsyncSession, *, measure_id: int, with_status: bool = True
+) -> MeasureSnapshot:
+    """The measure as the criteria see it now (without the dual status, which emails do not
+    show, when `with_status` is False)."""
+    rows = await read(session, measure_id=measure_id)
+    if not with_status:
+        return build(rows)
+    status = await measures.dual_status(session, measure_id=measure_id, today=date.today())
+    return build(rows, status=status)
+
+
+async def people(session: AsyncSession, ids: Sequence[int]) -> list[Person]:
+    """The active people among `ids` (for emails), by id."""
+    if not ids:
+        return []
+    found = await session.exec(_statements().people, params={"ids": list(ids)})
+    return list(found.scalars().all())
+
+
+@dataclass(frozen=True)
+class _Statements:
+    measure: Any
+    lines: Any
+    values: Any
+    milestones: Any
+    steering: Any
+    people: Any
+
+
+@cache
+def _statements() -> _Statements:
+    measure_id: Any = bindparam("measure_id")
+    return _Statements(
+        measure=select(
+            col(Measure.id),
+            col(Measure.title),
+            col(Measure.stage),
+            col(Measure.owner_id),
+            col(Measure.sponsor_id),
+            col(Measure.controller_id),
+            col(Measure.business_unit_id),
+            col(Measure.legal_entity_id),
+            col(Measure.baseline_amount),
+            col(Measure.baseline_period),
+            col(Measure.baseline_source),
+            col(Measure.plan_start),
+            col(Measure.horizon_months),
+            col(Program.portfolio_id),
+            col(LegalEntity.currency),
+        )
+        .join(MeasurePackage, col(MeasurePackage.id) == col(Measure.package_id))
+        .join(Project, col(Project.id) == col(MeasurePackage.project_id))
+        .join(Program, col(Program.id) == col(Project.program_id))
+        .outerjoin(LegalEntity, col(LegalEntity.id) == col(Measure.legal_entity_id))
+        .where(col(Measure.id) == bindparam("id")),
+        lines=select(
+            col(ImpactLine.id),
+            col(ImpactLine.category),
+            col(ImpactLine.description),
+            col(ImpactLine.annual_potential),
+        )
+        .where(col(ImpactLine.measure_id) == measure_id)
+        .order_by(col(ImpactLine.id)),
+        values=select(
+            col(MonthlyValue.impact_line_id),
+            col(MonthlyValue.scenario),
+            col(MonthlyValue.period),
+            col(MonthlyValue.amount),
+        )
+        .join(ImpactLine, col(ImpactLine.id) == col(MonthlyValue.impact_line_id))
+        .where(
+            col(ImpactLine.measure_id) == measure_id,
+            col(MonthlyValue.scenario).in_(bindparam("scenarios", expanding=True)),
+        )
+        .order_by(col(MonthlyValue.period)),
+        milestones=select(
+            col(Milestone.id),
+            col(Milestone.title),
+            col(Milestone.planned_date),
+            col(Milestone.owner_id),
+            col(Milestone.done_date),
+            col(Milestone.waived_reason),
+        )
+        .where(col(Milestone.measure_id) == measure_id)
+        .order_by(col(Milestone.id)),
+        steering=select(col(SteeringMember.person_id)).where(
+            col(SteeringMember.portfolio_id) == bindparam("portfolio_id")
+        ),
+        people=select(Person)
+        .where(col(Person.id).in_(bindparam("ids", expanding=True)), col(Person.active))
+        .order_by(col(Person.id)),
+    )

@@ -125,24 +125,31 @@ async def test_sending_an_email_again_replaces_its_links(
         action=LinkAction.APPROVE,
         person_id=measure.sponsor_id or 0,
     )
-    row = await outbox.enqueue(
-        sessions,
-        business_key=f"measure-{measure_id}/gate1/requested/sponsor/1",
-        measure_id=measure_id,
-        recipient="sam.sponsor@acme.example",
-        email=RenderedEmail(
-            subject="Decision needed",
-            text=f"Approve: {placeholder('approve')}",
-            html=f'<a href="{placeholder("approve")}">Approve</a>',
-        ),
-        sender=settings.mail_from,
-        links=[spec],
-    )
+
+    async def enqueue() -> outbox.Outgoing:
+        """What the notice activity does on each attempt."""
+        async with transaction(sessions) as session:
+            return await outbox.enqueue(
+                session,
+                delivery=delivery(settings),
+                business_key=f"measure-{measure_id}/gate1/requested/sponsor/1",
+                measure_id=measure_id,
+                recipient="sam.sponsor@acme.example",
+                email=RenderedEmail(
+                    subject="Decision needed",
+                    text=f"Approve: {placeholder('approve')}",
+                    html=f'<a href="{placeholder("approve")}">Approve</a>',
+                ),
+                links=[spec],
+            )
+
     smtp.refuse = True
     with pytest.raises(aiosmtplib.SMTPResponseException):
-        await outbox.deliver(sessions, row=row, delivery=delivery(settings))
+        await outbox.deliver(sessions, outgoing=await enqueue(), delivery=delivery(settings))
     smtp.refuse = False
-    assert await outbox.deliver(sessions, row=row, delivery=delivery(settings))
+    again = await enqueue()  # the retry finds the row and sends it with fresh links
+    assert again.tokens is None
+    assert await outbox.deliver(sessions, outgoing=again, delivery=delivery(settings))
 
     [received] = await smtp.wait_for(1)
     token = links_in(received)["Approve"].rpartition("/")[2]
