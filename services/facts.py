@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.audit import Actor, Channel
@@ -48,15 +52,23 @@ async def _record(session: AsyncSession, batch: FactBatch) -> int:
         ).all()
     )
     new = [r for r in batch.records if r.key not in known]
-    trail: list[audit.Entry] = []
-    for item in new:
-        session.add(
-            LifecycleEvent(
-                measure_id=batch.measure_id, key=item.key, kind=item.fact.kind, occurred_at=batch.at
-            )
-        )
-        trail.append(await _apply(session, batch, item))
-    await session.flush()
+    if not new:
+        return 0
+    # Core statements, not the ORM's unit of work: every lifecycle step writes here.
+    # The ledger rows go first: a concurrent attempt that wrote them already fails here.
+    await session.exec(
+        insert(LifecycleEvent),
+        params=[
+            {
+                "measure_id": batch.measure_id,
+                "key": item.key,
+                "kind": item.fact.kind,
+                "occurred_at": batch.at,
+            }
+            for item in new
+        ],
+    )
+    trail = [await _apply(session, batch, item) for item in new]
     await audit.append(session, trail)
     return len(new)
 
@@ -73,8 +85,8 @@ async def _apply(session: AsyncSession, batch: FactBatch, item: FactRecord) -> a
     )
     after = fact.model_dump(mode="json", exclude={"kind"})
     if isinstance(fact, GateSubmitted):
-        session.add(
-            Gate(
+        await session.exec(
+            insert(Gate).values(
                 measure_id=measure_id,
                 round=fact.round,
                 target=fact.target,
@@ -83,13 +95,13 @@ async def _apply(session: AsyncSession, batch: FactBatch, item: FactRecord) -> a
                 policy_version=fact.policy_version,
                 required=[r.value for r in fact.required],
                 criteria_checked=fact.criteria_checked,
+                status=GateStatus.OPEN,
             )
         )
     elif isinstance(fact, GateDecided):
-        gate = await _gate(session, measure_id, fact.round)
-        session.add(
-            GateDecisionRecord(
-                gate_id=gate.id or 0,
+        await session.exec(
+            insert(GateDecisionRecord).values(
+                gate_id=_gate_id(measure_id, fact.round),
                 role=fact.role,
                 person_id=fact.by,
                 approve=fact.approve,
@@ -98,11 +110,15 @@ async def _apply(session: AsyncSession, batch: FactBatch, item: FactRecord) -> a
             )
         )
     elif isinstance(fact, GateClosed):
-        gate = await _gate(session, measure_id, fact.round)
-        gate.status = GateStatus(fact.outcome)
-        gate.closed_at = batch.at
-        gate.close_reason = fact.reason or None
-        session.add(gate)
+        await session.exec(
+            update(Gate)
+            .where(col(Gate.measure_id) == measure_id, col(Gate.round) == fact.round)
+            .values(
+                status=GateStatus(fact.outcome),
+                closed_at=batch.at,
+                close_reason=fact.reason or None,
+            )
+        )
         await links.revoke(
             session,
             measure_id=measure_id,
@@ -112,33 +128,28 @@ async def _apply(session: AsyncSession, batch: FactBatch, item: FactRecord) -> a
             now=batch.at,
         )
     elif isinstance(fact, StageChanged):
-        measure = await session.get(Measure, measure_id)
-        assert measure is not None
-        measure.stage = fact.to_stage
-        measure.updated_at = batch.at
-        if fact.to_stage is Stage.ON_HOLD:
-            measure.hold_reason, measure.hold_review_date = fact.reason, fact.review_date
-        elif fact.from_stage is Stage.ON_HOLD:
-            measure.hold_reason, measure.hold_review_date = None, None
-        if fact.to_stage is Stage.CANCELLED:
-            measure.cancel_reason = fact.reason
+        await session.exec(
+            update(Measure)
+            .where(col(Measure.id) == measure_id)
+            .values(_stage_columns(fact, batch.at))
+        )
         if fact.to_stage in (Stage.ON_HOLD, Stage.CANCELLED):
             reason = "the measure was " + (
                 "put on hold" if fact.to_stage is Stage.ON_HOLD else "cancelled"
             )
             await links.revoke(session, measure_id=measure_id, reason=reason, now=batch.at)
-        if fact.to_stage is Stage.DECIDED and measure.plan_frozen_at is None:
-            measure.plan_frozen_at, measure.plan_version = batch.at, 1
-        session.add(measure)
     elif isinstance(fact, ClosureConfirmed):
-        session.add_all(
-            MonthlyValue(
-                impact_line_id=figure.impact_line_id,
-                scenario=Scenario.VERIFIED,
-                period=figure.period,
-                amount=figure.amount,
-            )
-            for figure in fact.verified.figures
+        await session.exec(
+            insert(MonthlyValue),
+            params=[
+                {
+                    "impact_line_id": figure.impact_line_id,
+                    "scenario": Scenario.VERIFIED,
+                    "period": figure.period,
+                    "amount": figure.amount,
+                }
+                for figure in fact.verified.figures
+            ],
         )
     elif isinstance(fact, EscalationFired):
         after = {
@@ -156,7 +167,27 @@ async def _apply(session: AsyncSession, batch: FactBatch, item: FactRecord) -> a
     )
 
 
-async def _gate(session: AsyncSession, measure_id: int, round_: int) -> Gate:
+def _stage_columns(fact: StageChanged, at: datetime) -> dict[str, Any]:
+    """The measure's columns a stage change sets."""
+    columns: dict[str, Any] = {"stage": fact.to_stage, "updated_at": at}
+    if fact.to_stage is Stage.ON_HOLD:
+        columns |= {"hold_reason": fact.reason, "hold_review_date": fact.review_date}
+    elif fact.from_stage is Stage.ON_HOLD:
+        columns |= {"hold_reason": None, "hold_review_date": None}
+    if fact.to_stage is Stage.CANCELLED:
+        columns["cancel_reason"] = fact.reason
+    if fact.to_stage is Stage.DECIDED:
+        # The plan freezes once: baseline version 1, however often the fact is replayed.
+        unfrozen = col(Measure.plan_frozen_at).is_(None)
+        columns["plan_frozen_at"] = func.coalesce(col(Measure.plan_frozen_at), at)
+        columns["plan_version"] = case((unfrozen, 1), else_=col(Measure.plan_version))
+    return columns
+
+
+def _gate_id(measure_id: int, round_: int) -> Any:
+    """The id of the measure's gate of `round_`, as a subquery."""
     return (
-        await session.exec(select(Gate).where(Gate.measure_id == measure_id, Gate.round == round_))
-    ).one()
+        select(Gate.id)
+        .where(col(Gate.measure_id) == measure_id, col(Gate.round) == round_)
+        .scalar_subquery()
+    )
