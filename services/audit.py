@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import Table, bindparam, func, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -62,13 +63,8 @@ async def append(session: AsyncSession, entries: Sequence[Entry]) -> list[AuditE
     """
     if not entries:
         return []
-    last_id, last_hash = (
-        await session.exec(
-            select(col(AuditHead.last_event_id), col(AuditHead.last_hash))
-            .where(AuditHead.id == 1)
-            .with_for_update()
-        )
-    ).one()
+    statements = _statements()
+    last_id, last_hash = (await session.exec(statements.head)).one()
     events: list[AuditEvent] = []
     for entry in entries:
         event = AuditEvent(
@@ -89,14 +85,32 @@ async def append(session: AsyncSession, entries: Sequence[Entry]) -> list[AuditE
         event.hash = event_hash(event)
         events.append(event)
         last_id, last_hash = event.id, event.hash
-    # Core statements, not the ORM's unit of work: this runs for every change and every email.
-    await session.exec(insert(AuditEvent), params=[event.model_dump() for event in events])
-    await session.exec(
-        update(AuditHead)
-        .where(col(AuditHead.id) == 1)
-        .values(last_event_id=last_id, last_hash=last_hash)
-    )
+    # Core statements built once, not the ORM's unit of work: this runs for every change and
+    # every email.
+    await session.exec(statements.insert, params=[event.model_dump() for event in events])
+    await session.exec(statements.move_head, params={"last_id": last_id, "last_hash": last_hash})
     return events
+
+
+@dataclass(frozen=True)
+class _Statements:
+    head: Any
+    insert: Any
+    move_head: Any
+
+
+@cache
+def _statements() -> _Statements:
+    heads: Table = AuditHead.__table__  # type: ignore[attr-defined]
+    events: Table = AuditEvent.__table__  # type: ignore[attr-defined]
+    head = heads.c
+    return _Statements(
+        head=select(head.last_event_id, head.last_hash).where(head.id == 1).with_for_update(),
+        insert=insert(events),
+        move_head=update(heads)
+        .where(head.id == 1)
+        .values(last_event_id=bindparam("last_id"), last_hash=bindparam("last_hash")),
+    )
 
 
 async def change(
