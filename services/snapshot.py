@@ -12,8 +12,8 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
-from sqlmodel import col
+from sqlalchemy import Row, Table, bindparam, select
+from sqlmodel import SQLModel, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.criteria import LineSnapshot, MeasureSnapshot, MilestoneSnapshot, PeriodAmount
@@ -172,64 +172,76 @@ class _Statements:
     people: Any
 
 
+def _table(model: type[SQLModel]) -> Table:
+    return model.__table__  # type: ignore[attr-defined]
+
+
 @cache
 def _statements() -> _Statements:
+    # Plain table columns, not the models' attributes: Core statements skip the ORM's
+    # compile and loading steps, and these run several times for every lifecycle step.
+    measure, package, project, program = (
+        _table(Measure),
+        _table(MeasurePackage),
+        _table(Project),
+        _table(Program),
+    )
+    entity, line, value, milestone = (
+        _table(LegalEntity),
+        _table(ImpactLine),
+        _table(MonthlyValue),
+        _table(Milestone),
+    )
+    steering = _table(SteeringMember)
     measure_id: Any = bindparam("measure_id")
+    m = measure.c
     return _Statements(
         measure=select(
-            col(Measure.id),
-            col(Measure.title),
-            col(Measure.stage),
-            col(Measure.owner_id),
-            col(Measure.sponsor_id),
-            col(Measure.controller_id),
-            col(Measure.business_unit_id),
-            col(Measure.legal_entity_id),
-            col(Measure.baseline_amount),
-            col(Measure.baseline_period),
-            col(Measure.baseline_source),
-            col(Measure.plan_start),
-            col(Measure.horizon_months),
-            col(Program.portfolio_id),
-            col(LegalEntity.currency),
+            m.id,
+            m.title,
+            m.stage,
+            m.owner_id,
+            m.sponsor_id,
+            m.controller_id,
+            m.business_unit_id,
+            m.legal_entity_id,
+            m.baseline_amount,
+            m.baseline_period,
+            m.baseline_source,
+            m.plan_start,
+            m.horizon_months,
+            program.c.portfolio_id,
+            entity.c.currency,
         )
-        .join(MeasurePackage, col(MeasurePackage.id) == col(Measure.package_id))
-        .join(Project, col(Project.id) == col(MeasurePackage.project_id))
-        .join(Program, col(Program.id) == col(Project.program_id))
-        .outerjoin(LegalEntity, col(LegalEntity.id) == col(Measure.legal_entity_id))
-        .where(col(Measure.id) == bindparam("id")),
-        lines=select(
-            col(ImpactLine.id),
-            col(ImpactLine.category),
-            col(ImpactLine.description),
-            col(ImpactLine.annual_potential),
+        .select_from(
+            measure.join(package, package.c.id == m.package_id)
+            .join(project, project.c.id == package.c.project_id)
+            .join(program, program.c.id == project.c.program_id)
+            .outerjoin(entity, entity.c.id == m.legal_entity_id)
         )
-        .where(col(ImpactLine.measure_id) == measure_id)
-        .order_by(col(ImpactLine.id)),
-        values=select(
-            col(MonthlyValue.impact_line_id),
-            col(MonthlyValue.scenario),
-            col(MonthlyValue.period),
-            col(MonthlyValue.amount),
-        )
-        .join(ImpactLine, col(ImpactLine.id) == col(MonthlyValue.impact_line_id))
+        .where(m.id == bindparam("id")),
+        lines=select(line.c.id, line.c.category, line.c.description, line.c.annual_potential)
+        .where(line.c.measure_id == measure_id)
+        .order_by(line.c.id),
+        values=select(value.c.impact_line_id, value.c.scenario, value.c.period, value.c.amount)
+        .select_from(value.join(line, line.c.id == value.c.impact_line_id))
         .where(
-            col(ImpactLine.measure_id) == measure_id,
-            col(MonthlyValue.scenario).in_(bindparam("scenarios", expanding=True)),
+            line.c.measure_id == measure_id,
+            value.c.scenario.in_(bindparam("scenarios", expanding=True)),
         )
-        .order_by(col(MonthlyValue.period)),
+        .order_by(value.c.period),
         milestones=select(
-            col(Milestone.id),
-            col(Milestone.title),
-            col(Milestone.planned_date),
-            col(Milestone.owner_id),
-            col(Milestone.done_date),
-            col(Milestone.waived_reason),
+            milestone.c.id,
+            milestone.c.title,
+            milestone.c.planned_date,
+            milestone.c.owner_id,
+            milestone.c.done_date,
+            milestone.c.waived_reason,
         )
-        .where(col(Milestone.measure_id) == measure_id)
-        .order_by(col(Milestone.id)),
-        steering=select(col(SteeringMember.person_id)).where(
-            col(SteeringMember.portfolio_id) == bindparam("portfolio_id")
+        .where(milestone.c.measure_id == measure_id)
+        .order_by(milestone.c.id),
+        steering=select(steering.c.person_id).where(
+            steering.c.portfolio_id == bindparam("portfolio_id")
         ),
         people=select(Person)
         .where(col(Person.id).in_(bindparam("ids", expanding=True)), col(Person.active))
