@@ -44,6 +44,7 @@ from workflows.search_attributes import ALL_KEYS
 
 VALUEGATE_ONLY = False
 WORKERS = 1  # worker processes per side (--workers)
+IDLE_ACTIVITIES = False  # ValueGate's workflow with activities that do nothing (--idle-activities)
 
 
 async def _drive(count: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> float:
@@ -126,8 +127,11 @@ async def _valuegate(
         "VALUEGATE_PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
     }
     with contextlib.ExitStack() as running:
+        worker = (
+            ("-m", "benchmarks.idle_worker") if IDLE_ACTIVITIES else ("-m", "valuegate", "worker")
+        )
         for _ in range(WORKERS):
-            running.enter_context(_process("-m", "valuegate", "worker", env=env))
+            running.enter_context(_process(*worker, env=env))
         running.enter_context(_process("-m", "valuegate", "api", "--port", str(api_port), env=env))
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=120) as http:
             await _api_ready(http)
@@ -239,6 +243,7 @@ async def _run(client: Client, url: str, count: int, concurrency: int, smtp_port
     print(
         f"lifecycles: {count}, concurrency: {concurrency}, database: {url.split(':')[0]}, "
         f"worker processes: {WORKERS} each"
+        + (", ValueGate's activities idle" if IDLE_ACTIVITIES else "")
     )
     print(f"per lifecycle: {len(plan.per_update)} updates, {activities} activities")
     print(f"bare Temporal  {bare_rate:8.2f} lifecycles/s  ({bare_seconds:.1f}s)")
@@ -262,9 +267,16 @@ if __name__ == "__main__":
         default=1,
         help="worker processes, as many for ValueGate as for the baseline (default 1)",
     )
+    parser.add_argument(
+        "--idle-activities",
+        action="store_true",
+        help="ValueGate's workflow and API with activities that do nothing "
+        "(benchmarks/idle_worker.py): what the activities' work costs",
+    )
     args = parser.parse_args()
     VALUEGATE_ONLY = args.valuegate_only
     WORKERS = args.workers
+    IDLE_ACTIVITIES = args.idle_activities
     folder = Path(tempfile.mkdtemp(prefix="valuegate-bench-"))
     smtp_port = free_port()
     # As in `valuegate dev`, the catcher is a process of its own, not part of the worker.
