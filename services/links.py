@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -35,29 +35,34 @@ async def mint(
     specs: list[dict[str, Any]],
     ttl: timedelta,
     now: datetime,
+    first_sending: bool = False,
 ) -> dict[str, str]:
     """Fresh links for one sending of an email, action → token; links minted for an earlier
-    sending of the same email stop working."""
-    await session.exec(
-        _open()
-        .where(col(SignedLink.email_key) == email_key)
-        .values(revoked_at=now, revoke_reason="a newer copy of the email was sent")
-    )
-    tokens: dict[str, str] = {}
-    for item in specs:
-        token = new_token()
-        session.add(
-            SignedLink(
-                token_hash=token_hash(token),
-                measure_id=item["measure_id"],
-                gate_round=item["gate_round"],
-                action=LinkAction(item["action"]),
-                person_id=item["person_id"],
-                email_key=email_key,
-                expires_at=now + ttl,
-            )
+    sending of the same email stop working (there are none on its `first_sending`)."""
+    if not first_sending:
+        await session.exec(
+            _open()
+            .where(col(SignedLink.email_key) == email_key)
+            .values(revoked_at=now, revoke_reason="a newer copy of the email was sent")
         )
-        tokens[item["action"]] = token
+    tokens = {str(item["action"]): new_token() for item in specs}
+    # One Core INSERT for all of them: every approval request carries two links.
+    await session.exec(
+        insert(SignedLink),
+        params=[
+            {
+                "token_hash": token_hash(tokens[str(item["action"])]),
+                "measure_id": item["measure_id"],
+                "gate_round": item["gate_round"],
+                "action": LinkAction(item["action"]),
+                "person_id": item["person_id"],
+                "email_key": email_key,
+                "created_at": now,
+                "expires_at": now + ttl,
+            }
+            for item in specs
+        ],
+    )
     return tokens
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Table, insert, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -60,6 +61,7 @@ async def enqueue(
     row = await _by_key(session, business_key)
     if row is not None:
         return Outgoing(row)
+    now = utcnow()
     row = OutboxEmail(
         business_key=business_key,
         measure_id=measure_id,
@@ -69,17 +71,28 @@ async def enqueue(
         html_body=email.html,
         message_id=message_id_for(business_key, delivery.sender),
         links=links,
+        created_at=now,
     )
-    session.add(row)
-    tokens = (
-        await _links.mint(
-            session, email_key=business_key, specs=links, ttl=delivery.link_ttl, now=utcnow()
+    # A Core INSERT, not the ORM's unit of work: every lifecycle step queues emails.
+    values = row.model_dump(exclude={"id"})
+    row.id = (await session.exec(_insert(), params=values)).scalar_one()
+    tokens = None
+    if links:
+        tokens = await _links.mint(
+            session,
+            email_key=business_key,
+            specs=links,
+            ttl=delivery.link_ttl,
+            now=now,
+            first_sending=True,
         )
-        if links
-        else None
-    )
-    await session.flush()
     return Outgoing(row, tokens)
+
+
+@cache
+def _insert() -> Any:
+    emails: Table = OutboxEmail.__table__  # type: ignore[attr-defined]
+    return insert(emails).returning(emails.c.id)
 
 
 async def deliver(
