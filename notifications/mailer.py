@@ -1,7 +1,9 @@
-"""Sending one email over SMTP with aiosmtplib (plain, STARTTLS or implicit TLS, with login)."""
+"""Sending email over SMTP with aiosmtplib (plain, STARTTLS or implicit TLS, with login)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import ssl
 from dataclasses import dataclass
@@ -56,9 +58,60 @@ def build_message(
 
 
 async def send(config: SmtpConfig, message: Message) -> None:
-    """Hand `message` to the SMTP server; raises aiosmtplib errors on failure."""
-    await aiosmtplib.send(
-        message,
+    """Hand `message` to the SMTP server over a connection of its own; raises aiosmtplib errors
+    on failure."""
+    async with _client(config) as client:
+        await client.send_message(message)
+
+
+class Mailer:
+    """Sends over SMTP connections kept open between emails, at most `connections` at a time.
+
+    A new connection costs a TCP handshake and EHLO (and TLS and login where configured), and
+    every lifecycle step sends emails. A kept connection that the server closed while it was
+    idle is replaced, once, by a new one; any other failure closes the connection and is raised.
+    """
+
+    def __init__(self, config: SmtpConfig, *, connections: int = 4) -> None:
+        self.config = config
+        self._idle: list[aiosmtplib.SMTP] = []
+        self._slots = asyncio.Semaphore(connections)
+
+    async def send(self, message: Message) -> None:
+        """Hand `message` to the SMTP server; raises aiosmtplib errors on failure."""
+        async with self._slots:
+            kept = self._idle.pop() if self._idle else None
+            if kept is not None and await self._sent_on(kept, message, stale_ok=True):
+                return
+            client = _client(self.config)
+            await client.connect()
+            await self._sent_on(client, message, stale_ok=False)
+
+    async def close(self) -> None:
+        """Say goodbye on the kept connections."""
+        while self._idle:
+            client = self._idle.pop()
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await client.quit()
+
+    async def _sent_on(self, client: aiosmtplib.SMTP, message: Message, *, stale_ok: bool) -> bool:
+        """Send on `client` and keep it; False if it turned out closed and `stale_ok`."""
+        try:
+            await client.send_message(message)
+        except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
+            client.close()
+            if stale_ok:
+                return False
+            raise
+        except BaseException:
+            client.close()
+            raise
+        self._idle.append(client)
+        return True
+
+
+def _client(config: SmtpConfig) -> aiosmtplib.SMTP:
+    return aiosmtplib.SMTP(
         hostname=config.host,
         port=config.port,
         username=config.username,

@@ -16,7 +16,7 @@ from models.audit import Actor, Channel
 from models.columns import utcnow
 from models.outbox import OutboxEmail, OutboxStatus
 from notifications.links import fill_links, link_url
-from notifications.mailer import SmtpConfig, build_message, message_id_for, send
+from notifications.mailer import Mailer, build_message, message_id_for
 from notifications.render import RenderedEmail
 from services import audit
 from services import links as _links
@@ -27,9 +27,9 @@ MAILER = Actor(label="valuegate-mailer", channel=Channel.WORKFLOW)
 
 @dataclass(frozen=True)
 class Delivery:
-    """How outbox emails leave: the SMTP server, the sender, and what signed links look like."""
+    """How outbox emails leave: SMTP connections, the sender, and what signed links look like."""
 
-    smtp: SmtpConfig
+    mailer: Mailer
     sender: str
     public_url: str
     link_ttl: timedelta
@@ -118,7 +118,7 @@ async def deliver(
         sender=delivery.sender, recipient=row.recipient, message_id=row.message_id, email=email
     )
     try:
-        await send(delivery.smtp, message)
+        await delivery.mailer.send(message)
     except Exception as error:
         async with transaction(sessions) as session:
             await session.exec(

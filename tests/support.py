@@ -59,10 +59,19 @@ class CapturingSmtp:
         self.messages: list[EmailMessage] = []
         self.refuse = False
         self.refusals = 0
+        self.greetings = 0  # EHLOs: one per connection
         self._loop: asyncio.AbstractEventLoop | None = None
         self._arrived = asyncio.Condition()
         self.port = free_port()
+        self._options = options
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **options)
+
+    async def handle_EHLO(
+        self, server: Any, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        self.greetings += 1
+        return responses
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         assert self._loop is not None
@@ -110,6 +119,12 @@ class CapturingSmtp:
 
     def stop(self) -> None:
         self._controller.stop()
+
+    def restart(self) -> None:
+        """Stop, dropping every open connection, and listen again on the same port."""
+        self._controller.stop()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **self._options)
+        self._controller.start()
 
 
 @contextlib.asynccontextmanager

@@ -1,8 +1,9 @@
-"""Messages reach a real SMTP server intact: UTF-8 subject and both parts, the outbox's ids."""
+"""Messages reach a real SMTP server intact: UTF-8 subject and both parts, the outbox's ids;
+the worker's mailer keeps its connections and replaces one the server closed."""
 
 from __future__ import annotations
 
-from notifications.mailer import SmtpConfig, build_message, message_id_for, send
+from notifications.mailer import Mailer, SmtpConfig, build_message, message_id_for, send
 from notifications.render import RenderedEmail
 from tests.support import CapturingSmtp
 
@@ -31,3 +32,40 @@ async def test_non_ascii_subject_and_parts_arrive_intact(smtp: CapturingSmtp) ->
     assert message_id.endswith("@acme.example>")
     assert received.get_body(("plain",)).get_content().rstrip() == email.text  # type: ignore[union-attr]
     assert "12&nbsp;000&nbsp;€" in received.get_body(("html",)).get_content()  # type: ignore[union-attr]
+
+
+def _message(n: int) -> object:
+    return build_message(
+        sender="ValueGate <vg@acme.example>",
+        recipient="zoe@acme.example",
+        message_id=message_id_for(f"test/{n}", "vg@acme.example"),
+        email=RenderedEmail(subject=f"Message {n}", text="text", html="<p>html</p>"),
+    )
+
+
+async def test_the_mailer_sends_one_email_after_another_on_one_connection(
+    smtp: CapturingSmtp,
+) -> None:
+    mailer = Mailer(SmtpConfig(host="127.0.0.1", port=smtp.port))
+    for n in range(3):
+        await mailer.send(_message(n))  # type: ignore[arg-type]
+    await mailer.close()
+
+    received = await smtp.wait_for(3)
+    assert [str(m["Subject"]) for m in received] == ["Message 0", "Message 1", "Message 2"]
+    assert smtp.greetings == 1
+
+
+async def test_the_mailer_reconnects_when_the_server_closed_its_connection(
+    smtp: CapturingSmtp,
+) -> None:
+    mailer = Mailer(SmtpConfig(host="127.0.0.1", port=smtp.port))
+    await mailer.send(_message(1))  # type: ignore[arg-type]
+    smtp.restart()  # drops the kept connection, as a relay does with idle ones
+
+    await mailer.send(_message(2))  # type: ignore[arg-type]
+    await mailer.close()
+
+    received = await smtp.wait_for(2)
+    assert [str(m["Subject"]) for m in received] == ["Message 1", "Message 2"]
+    assert smtp.greetings == 2

@@ -13,7 +13,7 @@ from temporalio.worker import Worker
 
 from activities.lifecycle import LifecycleActivities
 from activities.notify import NotifyActivities
-from notifications.mailer import SmtpConfig
+from notifications.mailer import Mailer, SmtpConfig
 from services.db import create_engine, session_factory
 from services.outbox import Delivery
 from valuegate.settings import Settings
@@ -39,7 +39,7 @@ def smtp_config(settings: Settings) -> SmtpConfig:
 def delivery(settings: Settings) -> Delivery:
     """How the worker's emails leave: SMTP, sender, and the signed links' base URL and lifetime."""
     return Delivery(
-        smtp=smtp_config(settings),
+        mailer=Mailer(smtp_config(settings)),
         sender=settings.mail_from,
         public_url=str(settings.public_base_url),
         link_ttl=timedelta(days=settings.link_ttl_days),
@@ -52,9 +52,10 @@ def build_worker(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
     task_queue: str | None = None,
+    emails: Delivery | None = None,
 ) -> Worker:
     """A worker for every ValueGate workflow and activity on the task queue."""
-    notify = NotifyActivities(sessions=sessions, delivery=delivery(settings))
+    notify = NotifyActivities(sessions=sessions, delivery=emails or delivery(settings))
     lifecycle = LifecycleActivities(sessions=sessions)
     return Worker(
         client,
@@ -79,8 +80,12 @@ async def run(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    emails = delivery(settings)
     try:
-        async with build_worker(client, settings=settings, sessions=session_factory(engine)):
+        async with build_worker(
+            client, settings=settings, sessions=session_factory(engine), emails=emails
+        ):
             await stop.wait()
     finally:
+        await emails.mailer.close()
         await engine.dispose()
