@@ -61,8 +61,8 @@ async def _drive(count: int, concurrency: int, one: Callable[[int], Awaitable[No
 
 
 @contextlib.contextmanager
-def _process(*arguments: str, env: dict[str, str] | None = None) -> Iterator[None]:
-    """A child process for the duration, stopped with SIGTERM afterwards."""
+def _process(*arguments: str, env: dict[str, str] | None = None) -> Iterator[int]:
+    """A child process for the duration (its pid), stopped with SIGTERM afterwards."""
     child = subprocess.Popen(
         [sys.executable, *arguments],
         env={**os.environ, **(env or {})},
@@ -70,10 +70,39 @@ def _process(*arguments: str, env: dict[str, str] | None = None) -> Iterator[Non
         stderr=subprocess.DEVNULL,
     )
     try:
-        yield
+        yield child.pid
     finally:
         child.terminate()
         child.wait(timeout=30)
+
+
+def _cpu_seconds(pid: int | None = None) -> float:
+    """CPU seconds used so far by process `pid`, or by the whole machine (Linux's /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    with contextlib.suppress(OSError):
+        if pid is not None:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            return (int(fields[11]) + int(fields[12])) / ticks
+        busy = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        return (sum(map(int, busy)) - int(busy[3]) - int(busy[4])) / ticks  # minus idle, iowait
+    return float("nan")
+
+
+@contextlib.contextmanager
+def _cpu_report(label: str, processes: dict[str, list[int]]) -> Iterator[None]:
+    """Print the CPU seconds the named processes and the whole machine used in the block."""
+
+    def now() -> dict[str, float]:
+        return {name: sum(_cpu_seconds(pid) for pid in pids) for name, pids in processes.items()}
+
+    before, machine, started = now(), _cpu_seconds(), time.perf_counter()
+    yield
+    used = {name: seconds - before[name] for name, seconds in now().items()}
+    parts = ", ".join(f"{name} {seconds:.0f}" for name, seconds in used.items())
+    print(
+        f"{label} CPU seconds: {parts}, whole machine {_cpu_seconds() - machine:.0f} "
+        f"in {time.perf_counter() - started:.0f} s of wall time"
+    )
 
 
 async def _worker_polling(client: Client, task_queue: str) -> None:
@@ -130,12 +159,14 @@ async def _valuegate(
         worker = (
             ("-m", "benchmarks.idle_worker") if IDLE_ACTIVITIES else ("-m", "valuegate", "worker")
         )
-        for _ in range(WORKERS):
-            running.enter_context(_process(*worker, env=env))
-        running.enter_context(_process("-m", "valuegate", "api", "--port", str(api_port), env=env))
+        workers = [running.enter_context(_process(*worker, env=env)) for _ in range(WORKERS)]
+        api_pid = running.enter_context(
+            _process("-m", "valuegate", "api", "--port", str(api_port), env=env)
+        )
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=120) as http:
             await _api_ready(http)
             await _worker_polling(client, task_queue)
+            running.enter_context(_cpu_report("ValueGate", {"worker": workers, "api": [api_pid]}))
 
             async def lifecycle(i: int) -> None:
                 measure_id = measure_ids[i]
@@ -190,11 +221,14 @@ async def _bare(client: Client, plan: BarePlan, count: int, concurrency: int) ->
     queue = f"bare-{uuid.uuid4()}"
     address = client.service_client.config.target_host
     with contextlib.ExitStack() as running:
-        for _ in range(WORKERS):
+        workers = [
             running.enter_context(
                 _process("-m", "benchmarks.bare", "--address", address, "--task-queue", queue)
             )
+            for _ in range(WORKERS)
+        ]
         await _worker_polling(client, queue)
+        running.enter_context(_cpu_report("bare Temporal", {"worker": workers}))
 
         async def lifecycle(i: int) -> None:
             handle: WorkflowHandle = await client.start_workflow(  # type: ignore[type-arg]
