@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.worker import Worker
 
@@ -27,6 +31,8 @@ from valuegate.temporal import connect
 from valuegate.worker import WORKFLOWS
 from workflows.contracts import FactBatch, MeasureRef, Notice, PortfolioRef
 
+T = TypeVar("T")
+
 
 class IdleActivities:
     """The lifecycle's activities without their work."""
@@ -38,19 +44,25 @@ class IdleActivities:
 
     @activity.defn(name=names.LOAD_SNAPSHOT)
     async def load_snapshot(self, ref: MeasureRef) -> MeasureSnapshot:
-        if ref.measure_id not in self._snapshots:
-            async with self._sessions() as session:
-                found = await snapshot.load(session, measure_id=ref.measure_id)
-            self._snapshots[ref.measure_id] = found
-        return self._snapshots[ref.measure_id]
+        read = partial(snapshot.load, measure_id=ref.measure_id)
+        return await self._once(self._snapshots, ref.measure_id, read)
 
     @activity.defn(name=names.LOAD_POLICY)
     async def load_policy(self, ref: PortfolioRef) -> GatePolicy:
-        if ref.portfolio_id not in self._policies:
+        read = partial(policies.current, portfolio_id=ref.portfolio_id)
+        return await self._once(self._policies, ref.portfolio_id, read)
+
+    async def _once(
+        self,
+        known: dict[int, T],
+        key: int,
+        read: Callable[[AsyncSession], Awaitable[T]],
+    ) -> T:
+        """`known[key]`, read from the database the first time."""
+        if key not in known:
             async with self._sessions() as session:
-                found = await policies.current(session, portfolio_id=ref.portfolio_id)
-            self._policies[ref.portfolio_id] = found
-        return self._policies[ref.portfolio_id]
+                known[key] = await read(session)
+        return known[key]
 
     @activity.defn(name=names.RECORD_FACTS)
     async def record_facts(self, batch: FactBatch) -> int:
@@ -73,7 +85,7 @@ async def _serve() -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    activities = [
+    activities: list[Callable[..., Any]] = [
         idle.load_snapshot,
         idle.load_policy,
         idle.record_facts,
