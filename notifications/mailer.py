@@ -64,12 +64,16 @@ async def send(config: SmtpConfig, message: Message) -> None:
         await client.send_message(message)
 
 
+SERVICE_CLOSING = 421
+
+
 class Mailer:
     """Sends over SMTP connections kept open between emails, at most `connections` at a time.
 
     A new connection costs a TCP handshake and EHLO (and TLS and login where configured), and
     every lifecycle step sends emails. A kept connection that the server closed while it was
-    idle is replaced, once, by a new one; any other failure closes the connection and is raised.
+    idle (or answers 421, closing) is replaced, once, by a new one; any other failure closes the
+    connection and is raised.
     """
 
     def __init__(self, config: SmtpConfig, *, connections: int = 4) -> None:
@@ -101,6 +105,12 @@ class Mailer:
         except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
             client.close()
             if stale_ok:
+                return False
+            raise
+        except aiosmtplib.SMTPResponseException as refused:
+            client.close()
+            # Relays answer 421 to the next command on a connection they timed out.
+            if stale_ok and refused.code == SERVICE_CLOSING:
                 return False
             raise
         except BaseException:

@@ -60,6 +60,7 @@ class CapturingSmtp:
         self.refuse = False
         self.refusals = 0
         self.greetings = 0  # EHLOs: one per connection
+        self.closing = False  # answer the next MAIL FROM with 421, as a relay that timed out
         self._loop: asyncio.AbstractEventLoop | None = None
         self._arrived = asyncio.Condition()
         self.port = free_port()
@@ -72,6 +73,16 @@ class CapturingSmtp:
         session.host_name = hostname
         self.greetings += 1
         return responses
+
+    async def handle_MAIL(
+        self, server: Any, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.closing:
+            self.closing = False
+            return "421 4.4.2 timeout exceeded, closing"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         assert self._loop is not None

@@ -69,3 +69,18 @@ async def test_the_mailer_reconnects_when_the_server_closed_its_connection(
     received = await smtp.wait_for(2)
     assert [str(m["Subject"]) for m in received] == ["Message 1", "Message 2"]
     assert smtp.greetings == 2
+
+
+async def test_the_mailer_reconnects_when_the_server_answers_that_it_is_closing(
+    smtp: CapturingSmtp,
+) -> None:
+    mailer = Mailer(SmtpConfig(host="127.0.0.1", port=smtp.port))
+    await mailer.send(_message(1))  # type: ignore[arg-type]
+    smtp.closing = True  # what a relay says on a connection it timed out
+
+    await mailer.send(_message(2))  # type: ignore[arg-type]
+    await mailer.close()
+
+    received = await smtp.wait_for(2)
+    assert [str(m["Subject"]) for m in received] == ["Message 1", "Message 2"]
+    assert smtp.greetings == 2
