@@ -78,11 +78,14 @@ class NotifyActivities:
         step = notice.step
         # What the emails say is read, and the emails are put in the outbox, in one transaction;
         # each is sent after it committed.
+        waiting_for = step.waiting_for if step else None
         async with transaction(self._sessions) as session:
             about = await briefing.load(
-                session, measure_id=notice.measure_id, checklist=_with_owner_checklist(notice)
+                session,
+                measure_id=notice.measure_id,
+                checklist=_with_owner_checklist(notice),
+                committee=Role.STEERING_COMMITTEE in (notice.recipient, waiting_for),
             )
-            waiting_for = step.waiting_for if step else None
             late_ids = about.people[waiting_for] if waiting_for else []
             found = await snapshot.people(session, [*about.people[notice.recipient], *late_ids])
             checked = await _criteria_checked(session, notice)

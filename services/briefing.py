@@ -65,10 +65,14 @@ class Briefing:
         return total
 
 
-async def load(session: AsyncSession, *, measure_id: int, checklist: bool = True) -> Briefing:
-    """The briefing on the measure as it is now; `checklist=False` leaves out what the next
-    gate lacks (it reads the gate policy)."""
-    rows = await snapshot.read(session, measure_id=measure_id, scenarios=SHOWN)
+async def load(
+    session: AsyncSession, *, measure_id: int, checklist: bool = True, committee: bool = True
+) -> Briefing:
+    """The briefing on the measure as it is now. `checklist=False` leaves out what the next gate
+    lacks (it reads the gate policy and the milestones), `committee=False` the steering
+    committee's members."""
+    complete = checklist or committee
+    rows = await snapshot.read(session, measure_id=measure_id, scenarios=SHOWN, complete=complete)
     snap = snapshot.build(rows)
     amounts: dict[int, dict[Scenario, dict[date, Decimal]]] = defaultdict(lambda: defaultdict(dict))
     for value in rows.values:
@@ -91,7 +95,11 @@ async def load(session: AsyncSession, *, measure_id: int, checklist: bool = True
         ],
         annual_ebitda=planned_annual_ebitda(snap),
         next_gate=upcoming,
-        people={role: rows.people_ids(role) for role in Role},
+        people={
+            role: rows.people_ids(role)
+            for role in Role
+            if complete or role is not Role.STEERING_COMMITTEE
+        },
         unmet=await _unmet(session, snap, upcoming) if checklist else [],
     )
 

@@ -42,11 +42,13 @@ class MeasureRows:
     lines: Sequence[Row[Any]]
     values: Sequence[Row[Any]]  # (impact_line_id, scenario, period, amount), by period
     milestones: Sequence[Row[Any]]
-    steering_member_ids: list[int]
+    steering_member_ids: list[int] | None  # None: not read
 
     def people_ids(self, role: Role) -> list[int]:
         """Who acts for `role` on the measure."""
         if role is Role.STEERING_COMMITTEE:
+            if self.steering_member_ids is None:
+                raise ValueError("the steering committee was not read")
             return self.steering_member_ids
         person = {
             Role.OWNER: self.measure.owner_id,
@@ -61,25 +63,32 @@ async def read(
     *,
     measure_id: int,
     scenarios: Sequence[Scenario] = CRITERIA_SCENARIOS,
+    complete: bool = True,
 ) -> MeasureRows:
-    """The measure's rows, with the monthly values of `scenarios`; NotFound if there is none."""
+    """The measure's rows, with the monthly values of `scenarios`; NotFound if there is none.
+
+    `complete=False` leaves out the milestones and the steering committee, which only the
+    criteria and emails to the committee look at."""
     statements = _statements()
     found = (await session.exec(statements.measure, params={"id": measure_id})).first()
     if found is None:
         raise NotFound(f"measure {measure_id}")
     by_measure = {"measure_id": measure_id}
     values = {"measure_id": measure_id, "scenarios": [s.value for s in scenarios]}
+    lines = (await session.exec(statements.lines, params=by_measure)).all()
+    amounts = (await session.exec(statements.values, params=values)).all()
+    if not complete:
+        return MeasureRows(found, found.portfolio_id, found.currency, lines, amounts, [], None)
+    committee = {"portfolio_id": found.portfolio_id}
     return MeasureRows(
         measure=found,
         portfolio_id=found.portfolio_id,
         currency=found.currency,
-        lines=(await session.exec(statements.lines, params=by_measure)).all(),
-        values=(await session.exec(statements.values, params=values)).all(),
+        lines=lines,
+        values=amounts,
         milestones=(await session.exec(statements.milestones, params=by_measure)).all(),
         steering_member_ids=list(
-            (await session.exec(statements.steering, params={"portfolio_id": found.portfolio_id}))
-            .scalars()
-            .all()
+            (await session.exec(statements.steering, params=committee)).scalars().all()
         ),
     )
 
@@ -106,7 +115,7 @@ def build(
         owner_id=measure.owner_id,
         sponsor_id=measure.sponsor_id,
         controller_id=measure.controller_id,
-        steering_member_ids=sorted(rows.steering_member_ids),
+        steering_member_ids=sorted(rows.steering_member_ids or []),
         business_unit_id=measure.business_unit_id,
         legal_entity_id=measure.legal_entity_id,
         currency=rows.currency,
