@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,12 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.sqlite_on_loop import connector as sqlite_on_loop_connector
+
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# Statements run in place block their event loop while they wait for the write lock: a
+# transaction that cannot get it within this fails, and the activity is retried.
+SQLITE_ON_LOOP_BUSY_TIMEOUT_MS = 2_000
 
 
 def _url(database_url: str, *, asynchronous: bool) -> URL:
@@ -42,19 +47,26 @@ def ensure_sqlite_folder(database_url: str) -> None:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets the api and the worker read while the other writes; busy_timeout makes a writer
-    # wait for the lock instead of failing; foreign keys are off by default on SQLite.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _sqlite_tuning(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
+    def tune(dbapi_connection: Any, _record: Any) -> None:
+        # WAL lets the api and the worker read while the other writes; busy_timeout makes a
+        # writer wait for the lock instead of failing; foreign keys are off by default on SQLite.
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return tune
 
 
-def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine for `database_url` (sqlite:/// or postgresql://)."""
+def create_engine(database_url: str, *, sqlite_on_loop: bool = False, **kwargs: Any) -> AsyncEngine:
+    """An async engine for `database_url` (sqlite:/// or postgresql://).
+
+    `sqlite_on_loop`: on SQLite, statements run in place on the event loop rather than in
+    aiosqlite's thread (services.sqlite_on_loop); for the worker's short transactions.
+    """
     ensure_sqlite_folder(database_url)
     url = async_url(database_url)
     if url.get_backend_name() != "sqlite":
@@ -68,8 +80,12 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     # SQLite takes one writer at a time: concurrent transactions of one process would only
     # collide and sleep in SQLite's busy handler, so a process keeps a single connection and
     # its transactions queue up in the pool instead.
+    busy_timeout_ms = SQLITE_BUSY_TIMEOUT_MS
+    if sqlite_on_loop:
+        kwargs["async_creator"] = sqlite_on_loop_connector(url)
+        busy_timeout_ms = SQLITE_ON_LOOP_BUSY_TIMEOUT_MS
     engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60, **kwargs)
-    event.listen(engine.sync_engine, "connect", _tune_sqlite)
+    event.listen(engine.sync_engine, "connect", _sqlite_tuning(busy_timeout_ms))
     return engine
 
 
