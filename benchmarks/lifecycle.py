@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 from temporalio.api.enums.v1 import EventType, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -88,9 +89,21 @@ def _cpu_seconds(pid: int | None = None) -> float:
     return float("nan")
 
 
+def _shared_processes() -> dict[str, list[int]]:
+    """The processes both phases share: the dev server, the SMTP catcher and this driver."""
+    children = psutil.Process().children()
+    return {
+        "dev server": [c.pid for c in children if c.name() == "temporal"],
+        "catcher": [c.pid for c in children if "mail-catcher" in c.cmdline()],
+        "driver": [os.getpid()],
+    }
+
+
 @contextlib.contextmanager
 def _cpu_report(label: str, processes: dict[str, list[int]]) -> Iterator[None]:
-    """Print the CPU seconds the named processes and the whole machine used in the block."""
+    """Print the CPU seconds the named processes, those both phases share, and the whole
+    machine used in the block."""
+    processes = processes | _shared_processes()
 
     def now() -> dict[str, float]:
         return {name: sum(_cpu_seconds(pid) for pid in pids) for name, pids in processes.items()}
