@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from models.audit import Actor, Channel
@@ -529,6 +529,21 @@ async def test_the_temporal_ui_shows_the_dual_status_as_the_figures_move(
     assert started.get(sa.POTENTIAL_STATUS) == "red"  # a plan and nothing forecast yet
     assert now.get(sa.POTENTIAL_STATUS) == "green"
     assert now.get(sa.IMPLEMENTATION_STATUS) == "green"
+
+    # Read again unchanged (hold and resume read the measure to authorise): no second write.
+    assert (await api.hold(org.owner_id)).status_code == 200
+    assert (await api.resume(org.owner_id)).status_code == 200
+    assert await _status_upserts(handle) == 1
+
+
+async def _status_upserts(handle: WorkflowHandle) -> int:  # type: ignore[type-arg]
+    """How often the workflow wrote the dual status to the Temporal UI's search attributes."""
+    written = 0
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+            written += sa.POTENTIAL_STATUS.name in fields.indexed_fields
+    return written
 
 
 async def test_the_temporal_ui_status_moves_when_the_owner_edits_figures(

@@ -76,6 +76,9 @@ LIFECYCLE_PATCH = "lifecycle-v1"
 STATUS_PATCH = "status-attributes-v1"
 # Measures started before emails went out in the background waited for each email in line.
 BACKGROUND_EMAIL_PATCH = "emails-in-background-v1"
+# Measures started before the dual status was shown only when it changed upserted it on every
+# read (each upsert is a visibility write on the Temporal server).
+STATUS_ON_CHANGE_PATCH = "status-upserted-on-change-v1"
 
 # Database facts must land: retry until the database is back.
 DB_TIMEOUT = timedelta(seconds=30)
@@ -649,13 +652,17 @@ class MeasureWorkflow:
             retry_policy=DB_RETRY,
         )
         # The dual status moves with the figures: show the admin the latest one read.
+        shown = (self.s.facts.implementation_status, self.s.facts.potential_status)
         self.s.facts = self.s.facts.model_copy(
             update={
                 "implementation_status": snapshot.implementation_status,
                 "potential_status": snapshot.potential_status,
             }
         )
-        if workflow.patched(STATUS_PATCH):
+        changed = (snapshot.implementation_status, snapshot.potential_status) != shown
+        if workflow.patched(STATUS_PATCH) and (
+            changed or not workflow.patched(STATUS_ON_CHANGE_PATCH)
+        ):
             workflow.upsert_search_attributes(
                 [
                     sa.IMPLEMENTATION_STATUS.value_set(snapshot.implementation_status.value),
