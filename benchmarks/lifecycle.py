@@ -176,7 +176,11 @@ async def _valuegate(
         api_pid = running.enter_context(
             _process("-m", "valuegate", "api", "--port", str(api_port), env=env)
         )
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=120) as http:
+        # One kept-alive connection per concurrent lifecycle, as people's browsers keep theirs:
+        # httpx keeps 20 by default and would open a fresh connection for every other request.
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        base_url = f"http://127.0.0.1:{api_port}"
+        async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as http:
             await _api_ready(http)
             await _worker_polling(client, task_queue)
             running.enter_context(_cpu_report("ValueGate", {"worker": workers, "api": [api_pid]}))
