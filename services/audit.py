@@ -85,15 +85,23 @@ async def append(session: AsyncSession, entries: Sequence[Entry]) -> list[AuditE
         event.hash = event_hash(event)
         events.append(event)
         last_id, last_hash = event.id, event.hash
-    # Core statements built once, not the ORM's unit of work: this runs for every change and
-    # every email.
-    await session.exec(statements.insert, params=[event.model_dump() for event in events])
-    await session.exec(statements.move_head, params={"last_id": last_id, "last_hash": last_hash})
+    # Core statements, not the ORM's unit of work: this runs for every change and every email.
+    rows = [event.model_dump() for event in events]
+    moved = {"last_id": last_id, "last_hash": last_hash}
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        # The head stays locked until commit and every writer waits for it: on PostgreSQL the
+        # events go in with the head's move in one statement, a round trip less under the lock.
+        appended = insert(statements.events).values(rows).cte("appended")
+        await session.exec(statements.move_head.add_cte(appended), params=moved)
+        return events
+    await session.exec(statements.insert, params=rows)
+    await session.exec(statements.move_head, params=moved)
     return events
 
 
 @dataclass(frozen=True)
 class _Statements:
+    events: Table
     head: Any
     insert: Any
     move_head: Any
@@ -105,6 +113,7 @@ def _statements() -> _Statements:
     events: Table = AuditEvent.__table__  # type: ignore[attr-defined]
     head = heads.c
     return _Statements(
+        events=events,
         head=select(head.last_event_id, head.last_hash).where(head.id == 1).with_for_update(),
         insert=insert(events),
         move_head=update(heads)
