@@ -536,6 +536,30 @@ async def test_the_temporal_ui_shows_the_dual_status_as_the_figures_move(
     assert await _status_upserts(handle) == 1
 
 
+async def test_a_new_measure_marks_one_code_version_and_reads_its_gate_inputs_together(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+) -> None:
+    api, org = await start_measure(sessions, temporal_env, settings, client)
+    handle = temporal_env.client.get_workflow_handle(f"measure-{api.measure_id}")
+
+    assert (await api.submit(org.owner_id)).status_code == 201
+
+    # Admins filtering by code version in the Temporal UI see one version, not one per change.
+    versions = (await handle.describe()).search_attributes.get("TemporalChangeVersion")
+    assert versions == ["lifecycle-v2"]
+    # The submission reads the measure and its gate policy side by side: one workflow task asks
+    # for both, so the owner waits for one read, not two in a row.
+    asked_by: dict[str, int] = {}
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            scheduled = event.activity_task_scheduled_event_attributes
+            asked_by[scheduled.activity_type.name] = scheduled.workflow_task_completed_event_id
+    assert asked_by["load_measure_snapshot"] == asked_by["load_gate_policy"]
+
+
 async def _status_upserts(handle: WorkflowHandle) -> int:  # type: ignore[type-arg]
     """How often the workflow wrote the dual status to the Temporal UI's search attributes."""
     written = 0

@@ -79,6 +79,10 @@ BACKGROUND_EMAIL_PATCH = "emails-in-background-v1"
 # Measures started before the dual status was shown only when it changed upserted it on every
 # read (each upsert is a visibility write on the Temporal server).
 STATUS_ON_CHANGE_PATCH = "status-upserted-on-change-v1"
+# Measures started since take every patch above through this one (one marker and one
+# TemporalChangeVersion upsert a run instead of four), and read the measure and its gate policy
+# side by side when a gate is submitted.
+CURRENT_PATCH = "lifecycle-v2"
 
 # Database facts must land: retry until the database is back.
 DB_TIMEOUT = timedelta(seconds=30)
@@ -120,7 +124,7 @@ class MeasureWorkflow:
 
     @workflow.run
     async def run(self, start: MeasureStart) -> LifecycleView:
-        if not workflow.patched(LIFECYCLE_PATCH):
+        if not self._patched(LIFECYCLE_PATCH):
             await self._greet_owner()
             await workflow.wait_condition(lambda: self.s.stage in TERMINAL_STAGES)
             return self.view()
@@ -223,11 +227,12 @@ class MeasureWorkflow:
             self._check_submit(msg)
             target = next_stage(self.s.stage)
             assert target is not None
-            snapshot = await self._load_snapshot()
+            snapshot, policy = await self._load_gate_inputs()
             if msg.by != snapshot.owner_id:
                 raise _rule("only the measure's owner submits its gates")
             self._check_segregation(snapshot)
-            policy = await self._load_policy(snapshot.portfolio_id)
+            if policy is None or snapshot.portfolio_id != self.s.facts.portfolio_id:
+                policy = await self._load_policy(snapshot.portfolio_id)
             unmet = unmet_criteria(target, snapshot, policy)
             if unmet:
                 raise ApplicationError(
@@ -642,6 +647,21 @@ class MeasureWorkflow:
                 "Email the owner that the measure is theirs",
             )
 
+    def _patched(self, patch: str) -> bool:
+        """Whether this run takes `patch`. The first call of a run decides for CURRENT_PATCH (it
+        is the first patch `run` asks for): a run started before it replays without its marker
+        and goes on asking for its own patches, as it always did."""
+        return workflow.patched(CURRENT_PATCH) or workflow.patched(patch)
+
+    async def _load_gate_inputs(self) -> tuple[MeasureSnapshot, GatePolicy | None]:
+        """The measure's data and, on current runs, its portfolio's gate policy, read side by
+        side (the policy of the portfolio the measure was in when its lifecycle began)."""
+        if not workflow.patched(CURRENT_PATCH):
+            return await self._load_snapshot(), None
+        return await asyncio.gather(
+            self._load_snapshot(), self._load_policy(self.s.facts.portfolio_id)
+        )
+
     async def _load_snapshot(self) -> MeasureSnapshot:
         snapshot = await workflow.execute_activity(
             names.LOAD_SNAPSHOT,
@@ -660,9 +680,7 @@ class MeasureWorkflow:
             }
         )
         changed = (snapshot.implementation_status, snapshot.potential_status) != shown
-        if workflow.patched(STATUS_PATCH) and (
-            changed or not workflow.patched(STATUS_ON_CHANGE_PATCH)
-        ):
+        if self._patched(STATUS_PATCH) and (changed or not self._patched(STATUS_ON_CHANGE_PATCH)):
             workflow.upsert_search_attributes(
                 [
                     sa.IMPLEMENTATION_STATUS.value_set(snapshot.implementation_status.value),
@@ -700,7 +718,7 @@ class MeasureWorkflow:
 
     async def _email(self, activity: str, arg: BaseModel, summary: str) -> None:
         """Send an email; it goes out in the background, retried until the SMTP server takes it."""
-        if not workflow.patched(BACKGROUND_EMAIL_PATCH):
+        if not self._patched(BACKGROUND_EMAIL_PATCH):
             await workflow.execute_activity(
                 activity,
                 arg,
