@@ -8,6 +8,7 @@ Baseline: N bare workflows on the same dev server, run by a worker process of th
 activity does nothing. This process only drives both and prints the throughputs and the ratio.
 
     .venv/bin/python -m benchmarks.lifecycle --measures 200
+    .venv/bin/python -m benchmarks.lifecycle --measures 200 --rounds 2   # VG, bare, bare, VG
     .venv/bin/python -m benchmarks.lifecycle --measures 200 --database-url postgresql://postgres@127.0.0.1:5432/test
 """
 
@@ -147,7 +148,7 @@ async def _valuegate(
     engine = create_engine(url)
     sessions = session_factory(engine)
     task_queue = f"bench-{uuid.uuid4()}"
-    org = await make_org(sessions)
+    org = await make_org(sessions, tag=uuid.uuid4().hex[:8])
     measure_ids = [
         await complete_measure(sessions, org, implemented=True, title=f"Benchmark measure {i}")
         for i in range(count)
@@ -259,7 +260,12 @@ async def _bare(client: Client, plan: BarePlan, count: int, concurrency: int) ->
 
 
 async def main(
-    count: int, concurrency: int, database_url: str | None, smtp_port: int, folder: Path
+    count: int,
+    concurrency: int,
+    database_url: str | None,
+    smtp_port: int,
+    folder: Path,
+    rounds: int,
 ) -> None:
     env = await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
@@ -272,34 +278,54 @@ async def main(
     try:
         with fresh_database(folder) as url:
             migrate.upgrade(url)
-            await _run(env.client, url, count, concurrency, smtp_port)
+            await _run(env.client, url, count, concurrency, smtp_port, rounds)
     finally:
         await env.shutdown()
 
 
-async def _run(client: Client, url: str, count: int, concurrency: int, smtp_port: int) -> None:
-    valuegate_seconds, sample = await _valuegate(client, url, count, concurrency, smtp_port)
-    print(f"activities of {sample}, mean seconds from scheduled to completed:")
-    for name, seconds in (await _activity_times(client, sample)).items():
-        print(f"  {name:28} {seconds:6.3f}")
+async def _run(
+    client: Client, url: str, count: int, concurrency: int, smtp_port: int, rounds: int
+) -> None:
+    # Rounds alternate which side goes first (ValueGate, bare; bare, ValueGate; ...), so a
+    # machine that speeds up or slows down during the run weighs on both sides alike.
+    plan: BarePlan | None = None
+    valuegate_times: list[float] = []
+    bare_times: list[float] = []
+    for round_ in range(rounds):
+        for phase in ("valuegate", "bare")[:: 1 if round_ % 2 == 0 else -1]:
+            if phase == "valuegate":
+                seconds, sample = await _valuegate(client, url, count, concurrency, smtp_port)
+                valuegate_times.append(seconds)
+                if plan is None:
+                    plan = await _profile(client, sample)
+                    print(f"activities of {sample}, mean seconds from scheduled to completed:")
+                    for name, mean in (await _activity_times(client, sample)).items():
+                        print(f"  {name:28} {mean:6.3f}")
+            elif not VALUEGATE_ONLY and plan is not None:
+                bare_times.append(await _bare(client, plan, count, concurrency))
+    assert plan is not None
+    valuegate_rate = count * len(valuegate_times) / sum(valuegate_times)
     if VALUEGATE_ONLY:
-        print(
-            f"ValueGate  {count / valuegate_seconds:8.2f} lifecycles/s  ({valuegate_seconds:.1f}s)"
-        )
+        print(f"ValueGate  {valuegate_rate:8.2f} lifecycles/s  ({sum(valuegate_times):.1f}s)")
         return
-    plan = await _profile(client, sample)
-    bare_seconds = await _bare(client, plan, count, concurrency)
-    valuegate_rate, bare_rate = count / valuegate_seconds, count / bare_seconds
+    bare_rate = count * len(bare_times) / sum(bare_times)
     activities = plan.on_start + sum(plan.per_update)
     print(
         f"lifecycles: {count}, concurrency: {concurrency}, database: {url.split(':')[0]}, "
-        f"worker processes: {WORKERS} each"
+        f"worker processes: {WORKERS} each, rounds: {rounds}"
         + (", ValueGate's activities idle" if IDLE_ACTIVITIES else "")
     )
     print(f"per lifecycle: {len(plan.per_update)} updates, {activities} activities")
-    print(f"bare Temporal  {bare_rate:8.2f} lifecycles/s  ({bare_seconds:.1f}s)")
-    print(f"ValueGate      {valuegate_rate:8.2f} lifecycles/s  ({valuegate_seconds:.1f}s)")
+    if rounds > 1:
+        ratios = ", ".join(f"{b / v:.2f}" for v, b in zip(valuegate_times, bare_times, strict=True))
+        print(f"ratio per round: {ratios}")
+    print(f"bare Temporal  {bare_rate:8.2f} lifecycles/s  ({_seconds(bare_times)})")
+    print(f"ValueGate      {valuegate_rate:8.2f} lifecycles/s  ({_seconds(valuegate_times)})")
     print(f"ratio ValueGate / bare Temporal: {valuegate_rate / bare_rate:.2f}  (target >= 0.5)")
+
+
+def _seconds(times: list[float]) -> str:
+    return " + ".join(f"{t:.1f}s" for t in times)
 
 
 if __name__ == "__main__":
@@ -308,6 +334,12 @@ if __name__ == "__main__":
     )
     parser.add_argument("--measures", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="ValueGate and baseline phases each, alternating which goes first (default 1)",
+    )
     parser.add_argument("--database-url", help="default: a fresh SQLite file; or a PostgreSQL URL")
     parser.add_argument(
         "--valuegate-only", action="store_true", help="skip the baseline (for profiling)"
@@ -347,7 +379,16 @@ if __name__ == "__main__":
     assert catcher.stdout is not None
     catcher.stdout.readline()  # it says so once it listens
     try:
-        asyncio.run(main(args.measures, args.concurrency, args.database_url, smtp_port, folder))
+        asyncio.run(
+            main(
+                args.measures,
+                args.concurrency,
+                args.database_url,
+                smtp_port,
+                folder,
+                args.rounds,
+            )
+        )
     finally:
         catcher.terminate()
         catcher.wait()
