@@ -75,8 +75,8 @@ def build_worker(
 async def run(settings: Settings) -> None:
     """Run a worker until SIGINT or SIGTERM, then finish in-flight activities and exit."""
     client = await connect(settings)
-    # The worker's transactions are short: on SQLite they run in place on its loop.
-    engine = create_engine(settings.database_url, sqlite_on_loop=True)
+    # The worker's transactions are short: their statements run in place on its loop.
+    engine = create_engine(settings.database_url, on_loop=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,14 +1,17 @@
-"""The worker's SQLite engine runs statements in place on its loop (services.sqlite_on_loop):
-it must keep every promise of a normal engine — commit or nothing, no lost writes under
-concurrency — and must not hang when another process holds SQLite's write lock."""
+"""The worker's engine runs statements in place on its loop (services.sqlite_on_loop,
+services.postgres_on_loop): it must keep every promise of a normal engine — commit or nothing,
+exact money, no lost writes under concurrency — must not give the loop away in the middle of a
+transaction, and must not hang when another connection holds the lock it needs."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
+import psycopg
 import pytest
 import pytest_asyncio
 from sqlalchemy import func
@@ -18,26 +21,33 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.audit import Actor, Channel
 from models.measure import Measure
 from models.people import Person
-from services.db import create_engine, session_factory, transaction
+from services import audit
+from services.db import ON_LOOP_LOCK_TIMEOUT_MS, create_engine, session_factory, transaction
 from tests.factories import complete_measure, make_org
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+ACTOR = Actor(label="test", channel=Channel.WORKFLOW)
 
 
 @pytest.fixture
 def sqlite_file(database_url: str) -> str:
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        pytest.skip("statements run in place only on SQLite")
+        pytest.skip("SQLite's write lock")
     assert url.database is not None
     return url.database
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def on_loop(database_url: str, sqlite_file: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url, sqlite_on_loop=True)
+async def on_loop(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[AsyncEngine]:
+    # `sessions` empties a shared PostgreSQL database after the test, once this engine is gone.
+    engine = create_engine(database_url, on_loop=True)
     yield engine
     await engine.dispose()
 
@@ -90,6 +100,37 @@ async def test_concurrent_transactions_on_one_loop_all_land(on_loop: AsyncEngine
     assert await _people_named(sessions, "Concurrent") == 80
 
 
+async def test_a_transaction_keeps_the_loop_until_it_commits(on_loop: AsyncEngine) -> None:
+    """No loop turn between a transaction's statements: a busy worker loop cannot leave it
+    waiting half-way with its locks held."""
+    sessions = session_factory(on_loop)
+    await _people_named(sessions, "Nobody")  # connected already
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(count_turns())
+    await asyncio.sleep(0)
+    try:
+        before = turns
+        async with sessions() as session:
+            async with session.begin():
+                session.add(Person(email="whole@acme.example", name="Whole"))
+                await session.flush()
+                await session.exec(select(func.count()).where(Person.name == "Whole"))
+                await audit.record(
+                    session, actor=ACTOR, entity_type="person", entity_id=1, action="test.whole"
+                )
+            committed = turns  # (closing the session afterwards may take turns: nothing held)
+        assert committed == before
+    finally:
+        ticker.cancel()
+
+
 @pytest.mark.timeout(10)  # a normal engine would wait 15 s for the lock
 async def test_a_held_write_lock_fails_fast_and_writes_nothing(
     on_loop: AsyncEngine, sqlite_file: str
@@ -110,4 +151,33 @@ async def test_a_held_write_lock_fails_fast_and_writes_nothing(
     assert await _people_named(sessions, "Late") == 0
     async with transaction(sessions) as session:  # the retry, once the lock is free
         session.add(Person(email="late@acme.example", name="Late"))
+    assert await _people_named(sessions, "Late") == 1
+
+
+@pytest.mark.timeout(10)
+async def test_a_held_row_lock_fails_fast_and_writes_nothing(
+    on_loop: AsyncEngine, database_url: str
+) -> None:
+    """Another connection holding the audit trail's head: the transaction gives up after the
+    short lock timeout (the activity is retried) instead of stalling the worker's loop."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        pytest.skip("PostgreSQL's row locks")
+    sessions = session_factory(on_loop)
+    with psycopg.connect(url.set(drivername="postgresql").render_as_string(False)) as other:
+        other.execute("SELECT 1 FROM audit_head WHERE id = 1 FOR UPDATE")
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="lock timeout"):
+            async with transaction(sessions) as session:
+                session.add(Person(email="late@acme.example", name="Late"))
+                await audit.record(
+                    session, actor=ACTOR, entity_type="person", entity_id=1, action="late"
+                )
+        waited = time.monotonic() - started
+        other.rollback()
+    assert ON_LOOP_LOCK_TIMEOUT_MS / 1000 <= waited < ON_LOOP_LOCK_TIMEOUT_MS / 1000 + 2
+    assert await _people_named(sessions, "Late") == 0
+    async with transaction(sessions) as session:  # the retry, once the lock is free
+        session.add(Person(email="late@acme.example", name="Late"))
+        await audit.record(session, actor=ACTOR, entity_type="person", entity_id=1, action="late")
     assert await _people_named(sessions, "Late") == 1
