@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 import httpx
 import pytest
+import pytest_asyncio
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -22,7 +24,7 @@ from models.policy import default_policy
 from models.stages import Stage
 from services import audit, policies
 from services.db import transaction
-from tests.factories import add_steering_member, make_org, start_lifecycle
+from tests.factories import Org, add_steering_member, make_org, start_lifecycle
 from tests.lifecycle_helpers import (
     Api,
     count,
@@ -38,6 +40,27 @@ from valuegate.settings import Settings
 from workflows import search_attributes as sa
 
 pytestmark = pytest.mark.usefixtures("worker")
+
+
+@dataclass(frozen=True)
+class Started:
+    """A complete measure in Defined with its lifecycle running, and that workflow."""
+
+    api: Api
+    org: Org
+    handle: WorkflowHandle  # type: ignore[type-arg]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def started(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+) -> Started:
+    api, org = await start_measure(sessions, temporal_env, settings, client)
+    return Started(api, org, temporal_env.client.get_workflow_handle(f"measure-{api.measure_id}"))
+
 
 # The gate to each stage, the stage it starts from, and who approves it by default.
 GATES = [
@@ -504,15 +527,11 @@ async def test_every_lifecycle_fact_is_in_the_audit_trail(
 
 
 async def test_the_temporal_ui_shows_the_dual_status_as_the_figures_move(
-    client: httpx.AsyncClient,
-    sessions: async_sessionmaker[AsyncSession],
-    temporal_env: WorkflowEnvironment,
-    settings: Settings,
+    started: Started, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     from tests.factories import MONTHLY_PLAN, months
 
-    api, org = await start_measure(sessions, temporal_env, settings, client)
-    handle = temporal_env.client.get_workflow_handle(f"measure-{api.measure_id}")
+    api, org, handle = started.api, started.org, started.handle
     started = (await handle.describe()).typed_search_attributes
     line = await line_id(sessions, api.measure_id)
     async with transaction(sessions) as session:  # the owner forecasts the full plan
@@ -537,15 +556,11 @@ async def test_the_temporal_ui_shows_the_dual_status_as_the_figures_move(
 
 
 async def test_a_new_measure_marks_one_code_version_and_reads_its_gate_inputs_together(
-    client: httpx.AsyncClient,
-    sessions: async_sessionmaker[AsyncSession],
-    temporal_env: WorkflowEnvironment,
-    settings: Settings,
+    started: Started,
 ) -> None:
-    api, org = await start_measure(sessions, temporal_env, settings, client)
-    handle = temporal_env.client.get_workflow_handle(f"measure-{api.measure_id}")
+    handle = started.handle
 
-    assert (await api.submit(org.owner_id)).status_code == 201
+    assert (await started.api.submit(started.org.owner_id)).status_code == 201
 
     # Admins filtering by code version in the Temporal UI see one version, not one per change.
     versions = (await handle.describe()).search_attributes.get("TemporalChangeVersion")
@@ -571,16 +586,12 @@ async def _status_upserts(handle: WorkflowHandle) -> int:  # type: ignore[type-a
 
 
 async def test_the_temporal_ui_status_moves_when_the_owner_edits_figures(
-    client: httpx.AsyncClient,
-    sessions: async_sessionmaker[AsyncSession],
-    temporal_env: WorkflowEnvironment,
-    settings: Settings,
+    started: Started, client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     """No gate needed: a saved forecast (or milestone) tells the workflow to read the status."""
     from tests.factories import MONTHLY_PLAN, as_person, months
 
-    api, org = await start_measure(sessions, temporal_env, settings, client)
-    handle = temporal_env.client.get_workflow_handle(f"measure-{api.measure_id}")
+    api, org, handle = started.api, started.org, started.handle
     line = await line_id(sessions, api.measure_id)
     url = f"/api/measures/{api.measure_id}/lines/{line}/values/forecast"
     owner = as_person(org.owner_id)
