@@ -11,10 +11,11 @@ activities over eagerly.
 This connection is psycopg's own `AsyncConnection` with one change: it waits for the server's
 answer in place (psycopg's blocking wait) instead of through the loop, so a transaction runs
 from its first statement to its commit without giving the loop away, as the worker's SQLite
-connection does (services.sqlite_on_loop). The loop waits for the round trip to the database on
-this machine instead — and, while another transaction holds a row this one must lock, for that
-transaction: engines built with it set a short `lock_timeout` (services.db), after which the
-statement fails and the activity is retried. The API keeps the awaiting connection: a
+connection does (services.sqlite_on_loop). The loop waits for each round trip to the database
+instead (a fraction of a millisecond to a server on the same host or network; a distant server
+would make the worker wait that long per statement) — and, while another transaction holds a row
+this one must lock, for that transaction: engines built with it set a short `lock_timeout`
+(services.db), after which the statement fails and the activity is retried. The API keeps the awaiting connection: a
 portfolio roll-up runs for seconds and must not stop other requests.
 
 Connecting still goes through the loop (no transaction is open yet).
