@@ -15,8 +15,8 @@ connection does (services.sqlite_on_loop). The loop waits for each round trip to
 instead (a fraction of a millisecond to a server on the same host or network; a distant server
 would make the worker wait that long per statement) — and, while another transaction holds a row
 this one must lock, for that transaction: engines built with it set a short `lock_timeout`
-(services.db), after which the statement fails and the activity is retried. The API keeps the awaiting connection: a
-portfolio roll-up runs for seconds and must not stop other requests.
+(services.db), after which the statement fails and the activity is retried. The API keeps the
+awaiting connection: a portfolio roll-up runs for seconds and must not stop other requests.
 
 Connecting still goes through the loop (no transaction is open yet).
 """
@@ -38,7 +38,10 @@ WAIT_INTERVAL = 0.1
 class OnLoopConnection(psycopg.AsyncConnection):
     """A psycopg async connection that waits for the server in place."""
 
-    async def wait(
-        self, gen: PQGen[Result], interval: float = WAIT_INTERVAL, timeout: float | None = None
+    async def wait(  # psycopg's own signature, `timeout` included
+        self,
+        gen: PQGen[Result],
+        interval: float = WAIT_INTERVAL,
+        timeout: float | None = None,  # noqa: ASYNC109
     ) -> Result:
         return waiting.wait(gen, self.pgconn.socket, interval=interval, timeout=timeout)
