@@ -1,4 +1,7 @@
-"""Typed dependencies: the settings, a database session, the Temporal client."""
+"""Typed dependencies: the settings, a database session, the Temporal client.
+
+Each is `async def`, even where it only reads the app's state: FastAPI runs a plain `def`
+dependency in its thread pool, a thread hop on every request for nothing."""
 
 from __future__ import annotations
 
@@ -13,11 +16,11 @@ from temporalio.client import Client
 from valuegate.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     return request.app.state.sessions
 
 
@@ -28,7 +31,7 @@ async def get_session(
         yield session
 
 
-def get_temporal(request: Request) -> Client:
+async def get_temporal(request: Request) -> Client:
     return request.app.state.temporal
 
 

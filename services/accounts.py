@@ -70,12 +70,21 @@ async def end_session(sessions: async_sessionmaker[AsyncSession], token: str) ->
 
 async def session_person(session: AsyncSession, token: str) -> Person | None:
     """The active person whose live browser session `token` is."""
-    row = (
-        await session.exec(select(WebSession).where(WebSession.token_hash == token_hash(token)))
+    # One statement, person and session together: every signed-in request asks.
+    found = (
+        await session.exec(
+            select(Person, WebSession.expires_at)
+            .join(WebSession, col(WebSession.person_id) == col(Person.id))
+            .where(
+                col(WebSession.token_hash) == token_hash(token),
+                col(WebSession.ended_at).is_(None),
+                col(Person.active),
+            )
+        )
     ).first()
-    if row is None or row.ended_at is not None or row.expires_at <= utcnow():
+    if found is None or found[1] <= utcnow():
         return None
-    return await _active(session, row.person_id)
+    return found[0]
 
 
 async def issue_api_token(
@@ -95,12 +104,18 @@ async def issue_api_token(
 
 async def token_person(session: AsyncSession, token: str) -> Person | None:
     """The active person an unrevoked API token belongs to."""
-    row = (
-        await session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
+    # One statement, person and token together: every API request asks.
+    return (
+        await session.exec(
+            select(Person)
+            .join(ApiToken, col(ApiToken.person_id) == col(Person.id))
+            .where(
+                col(ApiToken.token_hash) == token_hash(token),
+                col(ApiToken.revoked_at).is_(None),
+                col(Person.active),
+            )
+        )
     ).first()
-    if row is None or row.revoked_at is not None:
-        return None
-    return await _active(session, row.person_id)
 
 
 async def tokens_of(session: AsyncSession, person_id: int) -> list[ApiToken]:
@@ -131,11 +146,6 @@ async def revoke_api_token(
             return False
         await _audit(session, person, Channel.API, "api_token.revoked", {"token_id": token_id})
         return True
-
-
-async def _active(session: AsyncSession, person_id: int) -> Person | None:
-    person = await session.get(Person, person_id)
-    return person if person is not None and person.active else None
 
 
 async def _audit(

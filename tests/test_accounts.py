@@ -6,15 +6,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import select
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.testing import WorkflowEnvironment
 
 from api.auth import SESSION_COOKIE
+from models.accounts import WebSession
+from models.columns import utcnow
 from models.people import Person
 from services import accounts
 from services.db import transaction
@@ -132,6 +135,31 @@ async def test_signing_in_out_and_the_pages_in_between(
     assert out.status_code == 303
     browser.cookies.set(SESSION_COOKIE, cookie.split(";")[0].split("=", 1)[1])
     assert (await browser.get("/measures")).status_code == 303  # the old cookie is dead
+
+
+async def test_a_browser_session_ends_when_it_expires_or_its_person_is_deactivated(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    ada = await _person(sessions, "ada.expiry@acme.example")
+    bob = await _person(sessions, "bob.deactivated@acme.example")
+    ada_token = await accounts.start_session(sessions, ada)
+    bob_token = await accounts.start_session(sessions, bob)
+    async with sessions() as session:
+        assert (await accounts.session_person(session, ada_token)) == ada
+        assert (await accounts.session_person(session, bob_token)) == bob
+
+    async with transaction(sessions) as session:
+        await session.exec(
+            update(WebSession)
+            .where(col(WebSession.person_id) == ada.id)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        await session.exec(update(Person).where(col(Person.id) == bob.id).values(active=False))
+
+    async with sessions() as session:
+        assert await accounts.session_person(session, ada_token) is None
+        assert await accounts.session_person(session, bob_token) is None
+        assert await accounts.session_person(session, "no-such-session") is None
 
 
 async def test_a_session_change_needs_its_csrf_value_and_our_origin(
