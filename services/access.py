@@ -4,9 +4,10 @@ so lists are filtered in the database."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import or_, true, union
+from sqlalchemy import bindparam, or_, true, union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,8 +18,9 @@ from models.organization import MeasurePackage, Program, Project
 from models.people import Person
 
 
-def portfolios_of(person_id: int) -> Any:
-    """The portfolios a person manages or steers (a selectable of ids)."""
+def portfolios_of(person_id: Any) -> Any:
+    """The portfolios a person manages or steers (a selectable of ids); `person_id` is an id or
+    a bound parameter."""
     return union(
         select(PortfolioManager.portfolio_id).where(PortfolioManager.person_id == person_id),
         select(SteeringMember.portfolio_id).where(SteeringMember.person_id == person_id),
@@ -29,7 +31,12 @@ def visible_measures(person: Person) -> Any:
     """A WHERE clause on Measure: the measures `person` may see."""
     if person.is_admin:
         return true()
-    pid = person.id or 0
+    return _seen_by(person.id or 0)
+
+
+def _seen_by(pid: Any) -> Any:
+    """A WHERE clause on Measure: the measures of person `pid` (an id or a bound parameter) and
+    of the portfolios they manage or steer."""
     packages_in_my_portfolios = (
         select(MeasurePackage.id)
         .join(Project, col(Project.id) == MeasurePackage.project_id)
@@ -45,10 +52,23 @@ def visible_measures(person: Person) -> Any:
 
 
 async def sees_measure(session: AsyncSession, person: Person, measure_id: int) -> bool:
-    found = await session.exec(
-        select(Measure.id).where(Measure.id == measure_id, visible_measures(person))
-    )
+    if person.is_admin:
+        found = await session.exec(_exists(), params={"measure_id": measure_id})
+    else:
+        params = {"measure_id": measure_id, "person_id": person.id or 0}
+        found = await session.exec(_seen(), params=params)
     return found.first() is not None
+
+
+# Built once: every request about one measure asks (the API's visibility check).
+@cache
+def _exists() -> Any:
+    return select(Measure.id).where(col(Measure.id) == bindparam("measure_id"))
+
+
+@cache
+def _seen() -> Any:
+    return _exists().where(_seen_by(bindparam("person_id")))
 
 
 async def manages_portfolio(session: AsyncSession, person: Person, portfolio_id: int) -> bool:

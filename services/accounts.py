@@ -7,9 +7,11 @@ sessions and tokens stop working at once, because every request looks the person
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
+from typing import Any
 
 from pwdlib import PasswordHash
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -104,18 +106,22 @@ async def issue_api_token(
 
 async def token_person(session: AsyncSession, token: str) -> Person | None:
     """The active person an unrevoked API token belongs to."""
-    # One statement, person and token together: every API request asks.
+    found = await session.exec(_token_person(), params={"token_hash": token_hash(token)})
+    return found.first()
+
+
+@cache
+def _token_person() -> Any:
+    # One statement, person and token together, built once: every API request asks.
     return (
-        await session.exec(
-            select(Person)
-            .join(ApiToken, col(ApiToken.person_id) == col(Person.id))
-            .where(
-                col(ApiToken.token_hash) == token_hash(token),
-                col(ApiToken.revoked_at).is_(None),
-                col(Person.active),
-            )
+        select(Person)
+        .join(ApiToken, col(ApiToken.person_id) == col(Person.id))
+        .where(
+            col(ApiToken.token_hash) == bindparam("token_hash"),
+            col(ApiToken.revoked_at).is_(None),
+            col(Person.active),
         )
-    ).first()
+    )
 
 
 async def tokens_of(session: AsyncSession, person_id: int) -> list[ApiToken]:

@@ -75,6 +75,9 @@ async def test_each_person_sees_what_their_roles_allow(
         assert (await client.get(path, headers=as_person(outsider))).status_code == 404, path
         assert (await client.get(path, headers=as_person(manager))).status_code == 404, path
     assert (await client.get(f"/api/measures/{a}", headers=as_person(manager))).status_code == 200
+    for person, measure in ((member, b), (first.owner_id, a), (manager, a)):
+        answer = await client.get(f"/api/measures/{measure}/checklist", headers=as_person(person))
+        assert answer.status_code == 200, (person, measure)
     acted = await client.post(f"/api/measures/{b}/gates", headers=as_person(outsider))
     assert acted.status_code == 404  # not even whether it exists
 
