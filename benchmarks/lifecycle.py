@@ -45,7 +45,8 @@ from valuegate.binaries import temporal_cli
 from workflows.search_attributes import ALL_KEYS
 
 VALUEGATE_ONLY = False
-WORKERS = 1  # worker processes per side (--workers)
+WORKERS = 1  # ValueGate's worker processes (--workers)
+BARE_WORKERS = 1  # the baseline's worker processes (--bare-workers; default: as many)
 IDLE_ACTIVITIES = False  # ValueGate's workflow with activities that do nothing (--idle-activities)
 
 
@@ -243,7 +244,7 @@ async def _bare(client: Client, plan: BarePlan, count: int, concurrency: int) ->
             running.enter_context(
                 _process("-m", "benchmarks.bare", "--address", address, "--task-queue", queue)
             )
-            for _ in range(WORKERS)
+            for _ in range(BARE_WORKERS)
         ]
         await _worker_polling(client, queue)
         running.enter_context(_cpu_report("bare Temporal", {"worker": workers}))
@@ -312,7 +313,7 @@ async def _run(
     activities = plan.on_start + sum(plan.per_update)
     print(
         f"lifecycles: {count}, concurrency: {concurrency}, database: {url.split(':')[0]}, "
-        f"worker processes: {WORKERS} each, rounds: {rounds}"
+        f"worker processes: ValueGate {WORKERS}, bare {BARE_WORKERS}, rounds: {rounds}"
         + (", ValueGate's activities idle" if IDLE_ACTIVITIES else "")
     )
     print(f"per lifecycle: {len(plan.per_update)} updates, {activities} activities")
@@ -348,7 +349,12 @@ if __name__ == "__main__":
         "--workers",
         type=int,
         default=1,
-        help="worker processes, as many for ValueGate as for the baseline (default 1)",
+        help="ValueGate's worker processes, and the baseline's unless --bare-workers (default 1)",
+    )
+    parser.add_argument(
+        "--bare-workers",
+        type=int,
+        help="the baseline's worker processes (default: as many as --workers)",
     )
     parser.add_argument(
         "--idle-activities",
@@ -359,6 +365,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     VALUEGATE_ONLY = args.valuegate_only
     WORKERS = args.workers
+    BARE_WORKERS = args.bare_workers or args.workers
     IDLE_ACTIVITIES = args.idle_activities
     folder = Path(tempfile.mkdtemp(prefix="valuegate-bench-"))
     smtp_port = free_port()
