@@ -29,6 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--ui-port", type=int, default=8233)
     dev.add_argument("--smtp-port", type=int, default=1025)
     dev.add_argument("--no-demo", action="store_true", help="do not seed demo data")
+    dev.add_argument(
+        "--workers",
+        type=_at_least_one,
+        help="worker processes (default: one per CPU core, at most 4)",
+    )
 
     api = commands.add_parser("api", help="run the web app and REST API (uvicorn)")
     api.add_argument("--host", default="127.0.0.1")
@@ -76,6 +81,13 @@ def _settings() -> Settings:
         raise SystemExit(f"valuegate: configuration error: {problems}") from None
 
 
+def _at_least_one(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return number
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "dev":
         from valuegate import dev
@@ -84,7 +96,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         state_dir = args.state_dir.resolve()
         state_dir.mkdir(parents=True, exist_ok=True)
         try:
-            asyncio.run(dev.run(state_dir, ports, with_demo=not args.no_demo))
+            asyncio.run(dev.run(state_dir, ports, with_demo=not args.no_demo, workers=args.workers))
         except dev.PortInUse as error:
             print(f"valuegate dev: {error}", file=sys.stderr)
             return 1

@@ -120,11 +120,22 @@ async def _wait_healthy(url: str, api: subprocess.Popen[bytes], within: float = 
     raise RuntimeError(f"the web app did not become healthy at {url} within {within:.0f}s")
 
 
-async def run(state_dir: Path, ports: DevPorts, *, with_demo: bool = True) -> None:
+def default_workers() -> int:
+    """Worker processes for this machine: one per CPU core, at most four.
+
+    A worker process runs its workflows and activities on one event loop, so it uses one core at
+    a time; more processes on the same task queue share the work (Temporal hands each task to
+    one of them). Four keep PostgreSQL's connections (up to 15 a process) well inside its 100."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+async def run(
+    state_dir: Path, ports: DevPorts, *, with_demo: bool = True, workers: int | None = None
+) -> None:
     """Start everything, print where to look, and stop everything on SIGINT/SIGTERM.
 
     `state_dir` is an existing, absolute folder: the SQLite database, Temporal's database and
-    the caught mail live there."""
+    the caught mail live there. `workers`: worker processes (default: default_workers())."""
     started = time.monotonic()
     check_ports_free(ports)
     env = dev_environment(state_dir, ports)
@@ -167,10 +178,11 @@ async def run(state_dir: Path, ports: DevPorts, *, with_demo: bool = True) -> No
                     today=date.today(),
                 )
             await engine.dispose()
-        children.append(_spawn(["worker"], env))
+        workers = workers or default_workers()
+        children.extend(_spawn(["worker"], env) for _ in range(workers))
         children.append(_spawn(["api", "--port", str(ports.api)], env))
         await _wait_healthy(f"http://{LOCALHOST}:{ports.api}/healthz", children[-1])
-        _banner(ports, state_dir, seeded, time.monotonic() - started)
+        _banner(ports, state_dir, seeded, workers, time.monotonic() - started)
         while not stop.is_set():
             if any(child.poll() is not None for child in children):
                 print("valuegate dev: a process of the stack exited; stopping the rest.")
@@ -187,7 +199,7 @@ async def run(state_dir: Path, ports: DevPorts, *, with_demo: bool = True) -> No
         print("valuegate dev: stopped.", flush=True)
 
 
-def _banner(ports: DevPorts, state_dir: Path, seeded: int, seconds: float) -> None:
+def _banner(ports: DevPorts, state_dir: Path, seeded: int, workers: int, seconds: float) -> None:
     demo_line = f"seeded {seeded} demo measures" if seeded else "kept the existing data"
     print(
         f"""
@@ -204,6 +216,7 @@ ValueGate is running ({demo_line}; ready in {seconds:.1f}s)
   Temporal UI       http://localhost:{ports.ui}/namespaces/default/workflows
   Temporal gRPC     {LOCALHOST}:{ports.temporal}
   SMTP catcher      {LOCALHOST}:{ports.smtp}
+  Worker processes  {workers} (one per CPU core, at most 4; --workers N)
   Data              {state_dir} (delete it to start from scratch)
 
 Press Ctrl-C to stop everything.
