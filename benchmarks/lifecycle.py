@@ -1,14 +1,16 @@
 """Throughput of whole measure lifecycles (Defined → Closed) against bare Temporal.
 
 ValueGate: N measures, each driven over HTTP from Defined to Closed — 5 gate submissions,
-5 approvals, 1 controller closure — through the real stack laid out as in production: a
-`valuegate api` process, a `valuegate worker` process, the database and the SMTP catcher.
-Baseline: N bare workflows on the same dev server, run by a worker process of their own
-(benchmarks/bare.py), with the same number of updates and activities per lifecycle, where every
-activity does nothing. This process only drives both and prints the throughputs and the ratio.
+5 approvals, 1 controller closure — through the real stack laid out as `valuegate dev` lays it
+out: a `valuegate api` process, a `valuegate worker` process per CPU core (at most 4), the
+database and the SMTP catcher. Baseline: N bare workflows on the same dev server, run by a worker
+process of their own (benchmarks/bare.py; --bare-workers for more), with the same number of
+updates and activities per lifecycle, where every activity does nothing. This process only drives
+both and prints the throughputs and the ratio.
 
     .venv/bin/python -m benchmarks.lifecycle --measures 200
     .venv/bin/python -m benchmarks.lifecycle --measures 200 --rounds 2   # VG, bare, bare, VG
+    .venv/bin/python -m benchmarks.lifecycle --measures 200 --workers 1  # one worker each
     .venv/bin/python -m benchmarks.lifecycle --measures 200 --database-url postgresql://postgres@127.0.0.1:5432/test
 """
 
@@ -42,11 +44,12 @@ from tests.factories import complete_measure, make_org, start_lifecycle
 from tests.lifecycle_helpers import Api, line_id, verified_figures
 from tests.support import TEST_DATABASE_URL_VARIABLE, free_port, fresh_database
 from valuegate.binaries import temporal_cli
+from valuegate.dev import default_workers
 from workflows.search_attributes import ALL_KEYS
 
 VALUEGATE_ONLY = False
 WORKERS = 1  # ValueGate's worker processes (--workers)
-BARE_WORKERS = 1  # the baseline's worker processes (--bare-workers; default: as many)
+BARE_WORKERS = 1  # the baseline's worker processes (--bare-workers)
 IDLE_ACTIVITIES = False  # ValueGate's workflow with activities that do nothing (--idle-activities)
 
 
@@ -348,13 +351,15 @@ if __name__ == "__main__":
     parser.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="ValueGate's worker processes, and the baseline's unless --bare-workers (default 1)",
+        default=default_workers(),
+        help="ValueGate's worker processes (default: as `valuegate dev` runs them, one per CPU "
+        f"core, at most 4: {default_workers()} here)",
     )
     parser.add_argument(
         "--bare-workers",
         type=int,
-        help="the baseline's worker processes (default: as many as --workers)",
+        default=1,
+        help="the baseline's worker processes (default 1, the SDK's one worker)",
     )
     parser.add_argument(
         "--idle-activities",
@@ -365,7 +370,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     VALUEGATE_ONLY = args.valuegate_only
     WORKERS = args.workers
-    BARE_WORKERS = args.bare_workers or args.workers
+    BARE_WORKERS = args.bare_workers
     IDLE_ACTIVITIES = args.idle_activities
     folder = Path(tempfile.mkdtemp(prefix="valuegate-bench-"))
     smtp_port = free_port()
