@@ -7,7 +7,7 @@ from datetime import timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, insert, update
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -95,6 +95,19 @@ def _insert() -> Any:
     return insert(emails).returning(emails.c.id)
 
 
+@cache
+def _mark_sent() -> Any:
+    """A pending email marked sent (built once, a Core UPDATE: every email ends here)."""
+    emails: Table = OutboxEmail.__table__  # type: ignore[attr-defined]
+    return (
+        update(emails)
+        .where(emails.c.id == bindparam("email_id"), emails.c.status == OutboxStatus.PENDING)
+        .values(
+            status=OutboxStatus.SENT, sent_at=bindparam("sent_at"), attempts=emails.c.attempts + 1
+        )
+    )
+
+
 async def deliver(
     sessions: async_sessionmaker[AsyncSession], *, outgoing: Outgoing, delivery: Delivery
 ) -> bool:
@@ -128,11 +141,7 @@ async def deliver(
             )
         raise
     async with transaction(sessions) as session:
-        result = await session.exec(
-            update(OutboxEmail)
-            .where(col(OutboxEmail.id) == row.id, col(OutboxEmail.status) == OutboxStatus.PENDING)
-            .values(status=OutboxStatus.SENT, sent_at=utcnow(), attempts=OutboxEmail.attempts + 1)
-        )
+        result = await session.exec(_mark_sent(), params={"email_id": row.id, "sent_at": utcnow()})
         if result.rowcount == 0:
             return False
         await audit.record(
