@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -222,16 +223,19 @@ async def _profile(client: Client, workflow_id: str) -> BarePlan:
     return BarePlan(on_start=on_start, per_update=per_update)
 
 
-async def _retried(client: Client, workflow_ids: list[str]) -> tuple[int, int]:
-    """How many of the workflows' activities needed more than one attempt (a lock timeout, a
-    database error, an SMTP refusal), and how many ran."""
-    retried = activities = 0
+async def _retried(client: Client, workflow_ids: list[str]) -> tuple[Counter[str], int]:
+    """Why the workflows' activities that needed more than one attempt failed before (a lock
+    timeout, a database error, an SMTP refusal), and how many activities ran."""
+    failures: Counter[str] = Counter()
+    activities = 0
     for workflow_id in workflow_ids:
         async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
             if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
                 activities += 1
-                retried += event.activity_task_started_event_attributes.attempt > 1
-    return retried, activities
+                started = event.activity_task_started_event_attributes
+                if started.attempt > 1:
+                    failures[started.last_failure.message[:100]] += 1
+    return failures, activities
 
 
 async def _activity_times(client: Client, workflow_id: str) -> dict[str, float]:
@@ -312,8 +316,12 @@ async def _run(
             if phase == "valuegate":
                 seconds, workflows = await _valuegate(client, url, count, concurrency, smtp_port)
                 valuegate_times.append(seconds)
-                retried, activities = await _retried(client, workflows)
-                print(f"ValueGate activities run more than once: {retried} of {activities}")
+                failures, activities = await _retried(client, workflows)
+                print(
+                    f"ValueGate activities run more than once: {failures.total()} of {activities}"
+                )
+                for message, times in failures.most_common(3):
+                    print(f"  {times} after: {message}")
                 sample = workflows[0]
                 if plan is None:
                     plan = await _profile(client, sample)
