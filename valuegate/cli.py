@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument(
         "--workers",
         type=_at_least_one,
-        help="worker processes (default: one per CPU core, at most 4)",
+        default=1,
+        help="worker processes (default 1; see the README's benchmark notes before using more)",
     )
 
     api = commands.add_parser("api", help="run the web app and REST API (uvicorn)")
