@@ -7,8 +7,12 @@ import sys
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.testing import WorkflowEnvironment
 
 from valuegate.settings import Settings
+from valuegate.worker import build_worker
 
 STRONG = "k3J9x!q2Lz8vR4mT7wY1pS6dF0gH5jB-"
 
@@ -51,3 +55,17 @@ def test_the_command_refuses_to_start_with_a_clear_message() -> None:
     assert result.returncode != 0
     assert "configuration error: VALUEGATE_SECRET_KEY is a placeholder" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_a_worker_takes_on_only_as_many_activities_as_it_has_slots(
+    temporal_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    # The rest wait on the Temporal server, unstarted, for whichever worker frees a slot first.
+    assert Settings().worker_activity_slots == 40
+    narrow = settings.model_copy(update={"worker_activity_slots": 3})
+    worker = build_worker(temporal_env.client, settings=narrow, sessions=sessions)
+    assert worker.config()["max_concurrent_activities"] == 3
+    with pytest.raises(ValidationError, match="worker_activity_slots"):
+        Settings(worker_activity_slots=0)

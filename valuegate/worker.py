@@ -68,6 +68,7 @@ def build_worker(
             lifecycle.load_policy,
             lifecycle.record_facts,
         ],
+        max_concurrent_activities=settings.worker_activity_slots,
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
