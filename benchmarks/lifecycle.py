@@ -2,15 +2,15 @@
 
 ValueGate: N measures, each driven over HTTP from Defined to Closed — 5 gate submissions,
 5 approvals, 1 controller closure — through the real stack laid out as `valuegate dev` lays it
-out: a `valuegate api` process, a `valuegate worker` process (--workers for more), the database
-and the SMTP catcher. Baseline: N bare workflows on the same dev server, run by a worker process
-of their own (benchmarks/bare.py; as many as ValueGate's unless --bare-workers), with the same
-number of updates and activities per lifecycle, where every activity does nothing. This process
-only drives both and prints the throughputs and the ratio.
+out: a `valuegate api` process, a `valuegate worker` process per CPU core (at most 4), the
+database and the SMTP catcher. Baseline: N bare workflows on the same dev server, run by a worker
+process of their own (benchmarks/bare.py; --bare-workers for more), with the same number of
+updates and activities per lifecycle, where every activity does nothing. This process only drives
+both and prints the throughputs and the ratio.
 
     .venv/bin/python -m benchmarks.lifecycle --measures 200
     .venv/bin/python -m benchmarks.lifecycle --measures 200 --rounds 2   # VG, bare, bare, VG
-    .venv/bin/python -m benchmarks.lifecycle --measures 200 --workers 2 --bare-workers 1
+    .venv/bin/python -m benchmarks.lifecycle --measures 200 --workers 1  # one worker each
     .venv/bin/python -m benchmarks.lifecycle --measures 200 --database-url postgresql://postgres@127.0.0.1:5432/test
 """
 
@@ -45,6 +45,7 @@ from tests.factories import complete_measure, make_org, start_lifecycle
 from tests.lifecycle_helpers import Api, line_id, verified_figures
 from tests.support import TEST_DATABASE_URL_VARIABLE, free_port, fresh_database
 from valuegate.binaries import temporal_cli
+from valuegate.dev import default_workers
 from workflows.search_attributes import ALL_KEYS
 
 VALUEGATE_ONLY = False
@@ -228,17 +229,12 @@ async def _retried(client: Client, workflow_ids: list[str]) -> tuple[Counter[str
     failures: Counter[str] = Counter()
     activities = 0
     for workflow_id in workflow_ids:
-        names: dict[int, str] = {}
         async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
-            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-                attributes = event.activity_task_scheduled_event_attributes
-                names[event.event_id] = attributes.activity_type.name
-            elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
                 activities += 1
                 started = event.activity_task_started_event_attributes
                 if started.attempt > 1:
-                    name = names[started.scheduled_event_id]
-                    failures[f"{name}: {started.last_failure.message[:100]}"] += 1
+                    failures[started.last_failure.message[:100]] += 1
     return failures, activities
 
 
@@ -378,13 +374,15 @@ if __name__ == "__main__":
     parser.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="ValueGate's worker processes (default 1)",
+        default=default_workers(),
+        help="ValueGate's worker processes (default: as `valuegate dev` runs them, one per CPU "
+        f"core, at most 4: {default_workers()} here)",
     )
     parser.add_argument(
         "--bare-workers",
         type=int,
-        help="the baseline's worker processes (default: as many as --workers)",
+        default=1,
+        help="the baseline's worker processes (default 1, the SDK's one worker)",
     )
     parser.add_argument(
         "--idle-activities",
@@ -395,7 +393,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     VALUEGATE_ONLY = args.valuegate_only
     WORKERS = args.workers
-    BARE_WORKERS = args.bare_workers or args.workers
+    BARE_WORKERS = args.bare_workers
     IDLE_ACTIVITIES = args.idle_activities
     folder = Path(tempfile.mkdtemp(prefix="valuegate-bench-"))
     smtp_port = free_port()

@@ -71,3 +71,10 @@ def test_compose_registers_the_search_attributes_the_code_uses() -> None:
 def test_no_secret_is_committed(services: dict[str, Any]) -> None:
     secret = services["api"]["environment"]["VALUEGATE_SECRET_KEY"]
     assert secret.startswith("${VALUEGATE_SECRET_KEY:?")
+
+
+def test_the_worker_runs_as_several_processes(services: dict[str, Any]) -> None:
+    # One worker process keeps one core busy; the stack scales its workers out, as `valuegate
+    # dev` does (one per core).
+    assert services["worker"]["deploy"]["replicas"] >= 2
+    assert "container_name" not in services["worker"]  # replicas need names of their own

@@ -32,8 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument(
         "--workers",
         type=_at_least_one,
-        default=1,
-        help="worker processes (default 1; see the README's benchmark notes before using more)",
+        help="worker processes (default: one per CPU core, at most 4)",
     )
 
     api = commands.add_parser("api", help="run the web app and REST API (uvicorn)")

@@ -120,13 +120,22 @@ async def _wait_healthy(url: str, api: subprocess.Popen[bytes], within: float = 
     raise RuntimeError(f"the web app did not become healthy at {url} within {within:.0f}s")
 
 
+def default_workers() -> int:
+    """Worker processes for this machine: one per CPU core, at most four.
+
+    A worker process runs its workflows and activities on one event loop, so it uses one core at
+    a time; more processes on the same task queue share the work (Temporal hands each task to
+    one of them). Four keep PostgreSQL's connections (up to 15 a process) well inside its 100."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
 async def run(
-    state_dir: Path, ports: DevPorts, *, with_demo: bool = True, workers: int = 1
+    state_dir: Path, ports: DevPorts, *, with_demo: bool = True, workers: int | None = None
 ) -> None:
     """Start everything, print where to look, and stop everything on SIGINT/SIGTERM.
 
     `state_dir` is an existing, absolute folder: the SQLite database, Temporal's database and
-    the caught mail live there. `workers`: worker processes on the one task queue."""
+    the caught mail live there. `workers`: worker processes (default: default_workers())."""
     started = time.monotonic()
     check_ports_free(ports)
     env = dev_environment(state_dir, ports)
@@ -169,6 +178,7 @@ async def run(
                     today=date.today(),
                 )
             await engine.dispose()
+        workers = workers or default_workers()
         children.extend(_spawn(["worker"], env) for _ in range(workers))
         children.append(_spawn(["api", "--port", str(ports.api)], env))
         await _wait_healthy(f"http://{LOCALHOST}:{ports.api}/healthz", children[-1])
@@ -206,7 +216,7 @@ ValueGate is running ({demo_line}; ready in {seconds:.1f}s)
   Temporal UI       http://localhost:{ports.ui}/namespaces/default/workflows
   Temporal gRPC     {LOCALHOST}:{ports.temporal}
   SMTP catcher      {LOCALHOST}:{ports.smtp}
-  Worker processes  {workers} (--workers N)
+  Worker processes  {workers} (one per CPU core, at most 4; --workers N)
   Data              {state_dir} (delete it to start from scratch)
 
 Press Ctrl-C to stop everything.
