@@ -10,7 +10,7 @@ both and prints the throughputs and the ratio.
 
     .venv/bin/python -m benchmarks.lifecycle --measures 200
     .venv/bin/python -m benchmarks.lifecycle --measures 200 --rounds 2   # VG, bare, bare, VG
-    .venv/bin/python -m benchmarks.lifecycle --measures 200 --workers 1  # one worker each
+    .venv/bin/python -m benchmarks.lifecycle --measures 200 --workers 1  # one worker a side
     .venv/bin/python -m benchmarks.lifecycle --measures 200 --database-url postgresql://postgres@127.0.0.1:5432/test
 """
 
@@ -229,12 +229,17 @@ async def _retried(client: Client, workflow_ids: list[str]) -> tuple[Counter[str
     failures: Counter[str] = Counter()
     activities = 0
     for workflow_id in workflow_ids:
+        names: dict[int, str] = {}
         async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
-            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                attributes = event.activity_task_scheduled_event_attributes
+                names[event.event_id] = attributes.activity_type.name
+            elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
                 activities += 1
                 started = event.activity_task_started_event_attributes
                 if started.attempt > 1:
-                    failures[started.last_failure.message[:100]] += 1
+                    name = names[started.scheduled_event_id]
+                    failures[f"{name}: {started.last_failure.message[:100]}"] += 1
     return failures, activities
 
 
