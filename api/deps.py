@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
-from valuegate.settings import Settings
+from config.settings import Settings
 
 
 async def get_settings(request: Request) -> Settings:

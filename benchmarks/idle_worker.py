@@ -22,12 +22,12 @@ from temporalio import activity
 from temporalio.worker import Worker
 
 from activities import names
+from config.settings import Settings
 from models.criteria import MeasureSnapshot
 from models.policy import GatePolicy
 from services import policies, snapshot
 from services.db import create_engine, session_factory
-from valuegate.settings import Settings
-from valuegate.temporal import connect
+from services.temporal_client import connect
 from valuegate.worker import WORKFLOWS
 from workflows.contracts import FactBatch, MeasureRef, Notice, PortfolioRef
 

@@ -36,11 +36,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
 from api.app import create_app
+from config.settings import Settings
 from models.money import STORAGE_SCALE
 from models.people import Person
 from services import accounts, migrate
 from services.db import create_engine, session_factory, transaction
-from valuegate.settings import Settings
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/valuegate_bench"
 STAGES = ["defined", "identified", "detailed", "decided", "implemented", "closed", "on_hold",

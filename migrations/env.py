@@ -3,9 +3,9 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from config.settings import get_settings
 from models.tables import metadata
 from services.db import ensure_sqlite_folder, sync_url
-from valuegate.settings import get_settings
 
 config = context.config
 database_url = config.get_main_option("valuegate.database_url") or get_settings().database_url

@@ -23,6 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
+from config.settings import Settings
 from models.audit import GENESIS_HASH, AuditHead
 from models.people import Person
 from models.tables import metadata
@@ -32,7 +33,6 @@ from tests.factories import give_api_token
 from tests.link_helpers import PUBLIC, sign_in
 from tests.support import CapturingSmtp, fresh_database
 from valuegate.binaries import temporal_cli, temporal_test_server
-from valuegate.settings import Settings
 from valuegate.worker import build_worker
 from workflows.search_attributes import ALL_KEYS
 

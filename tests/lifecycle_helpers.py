@@ -13,6 +13,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.testing import WorkflowEnvironment
 
+from config.settings import Settings
 from models.figures import ImpactLine
 from models.gates import Gate
 from models.measure import Measure
@@ -26,7 +27,6 @@ from tests.factories import (
     months,
     start_lifecycle,
 )
-from valuegate.settings import Settings
 
 
 @dataclass

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.testing import WorkflowEnvironment
 
 from api.auth import SESSION_COOKIE
+from config.settings import Settings
 from models.accounts import WebSession
 from models.columns import utcnow
 from models.people import Person
@@ -25,7 +26,6 @@ from tests.conftest import READER_PASSWORD
 from tests.factories import as_person, give_api_token
 from tests.lifecycle_helpers import start_measure
 from tests.link_helpers import PUBLIC, sign_in
-from valuegate.settings import Settings
 
 
 async def _person(

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # The pure domain modules: no I/O, no database, no framework — safe for workflow code.
 PURE = {
     "models.stages", "models.status", "models.money", "models.policy", "models.criteria",
-    "models.closure", "models.escalation",
+    "models.closure", "models.escalation", "models.channels",
 }  # fmt: skip
 # What workflow code may import: the standard library, temporalio, pydantic, pure modules.
 WORKFLOW_ALLOWED = {"temporalio", "pydantic", "__future__", "workflows", "activities.names", *PURE}
@@ -71,3 +71,22 @@ def test_pure_modules_stay_pure() -> None:
         if not _allowed(imported, {"pydantic", "babel", "__future__", *PURE})
     }
     assert offenders == set()
+
+
+def _package_imports(package: str) -> set[str]:
+    return {
+        module.split(".")[0] for path in (ROOT / package).rglob("*.py") for module in _imports(path)
+    }
+
+
+def test_layers_flow_one_way_from_the_app_shell_to_the_web_app_to_the_services() -> None:
+    # valuegate/ (CLI, dev stack, worker process) may use api/; never the other way round.
+    assert "valuegate" not in _package_imports("api")
+    for package in ("services", "models", "notifications", "workflows", "activities", "config"):
+        assert not {"api", "valuegate"} & _package_imports(package), package
+
+
+def test_settings_are_a_leaf_everyone_may_import() -> None:
+    project = {"valuegate", "api", "services", "models", "notifications", "workflows",
+               "activities", "migrations"}  # fmt: skip
+    assert not project & _package_imports("config")

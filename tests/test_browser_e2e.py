@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from config.settings import Settings
 from models.figures import ImpactLine, MonthlyValue
 from models.money import Scenario
 from models.stages import Stage
@@ -29,7 +30,6 @@ from tests.factories import complete_measure, make_org, start_lifecycle, with_pa
 from tests.lifecycle_helpers import db_stage
 from tests.link_helpers import email_to, links_in
 from tests.support import CapturingSmtp, free_port
-from valuegate.settings import Settings
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # The flags this machine needs: no sandbox as root, nothing reaching out to Google's services.

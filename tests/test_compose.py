@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from config.settings import Settings
 from valuegate.cli import build_parser
-from valuegate.settings import Settings
 from workflows.search_attributes import ALL_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,6 +17,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.lifecycle import LifecycleActivities
+from config.settings import Settings
 from models.audit import AuditEvent
 from models.gates import GateDecisionRecord, LifecycleEvent
 from models.outbox import OutboxEmail
@@ -26,7 +27,6 @@ from tests.factories import complete_measure, make_org, start_lifecycle
 from tests.lifecycle_helpers import Api, count, db_stage, line_id, verified_figures
 from tests.record_history import keep
 from tests.support import CapturingSmtp
-from valuegate.settings import Settings
 from workflows.contracts import FactBatch, FactRecord, GateSubmitted
 
 

@@ -10,6 +10,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.testing import WorkflowEnvironment
 
+from config.settings import Settings
 from models.audit import AuditEvent
 from models.links import SignedLink
 from models.stages import Stage
@@ -18,7 +19,6 @@ from tests.factories import MONTHLY_PLAN, complete_measure, make_org, months, st
 from tests.lifecycle_helpers import Api, db_stage, line_id, start_measure
 from tests.link_helpers import confirm, email_to, links_in, open_link, text_of
 from tests.support import CapturingSmtp
-from valuegate.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("worker")
 

@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.testing import WorkflowEnvironment
 
+from config.settings import Settings
 from models.gates import LifecycleEvent
 from models.stages import Stage
 from services import lifecycle, measures
@@ -19,7 +20,6 @@ from tests.factories import add_steering_member, complete_measure, make_org
 from tests.link_helpers import links_in
 from tests.record_history import keep
 from tests.support import CapturingSmtp, terminated_after
-from valuegate.settings import Settings
 from valuegate.worker import build_worker
 from workflows.contracts import Decide, PutOnHold, SubmitGate
 from workflows.measure import MeasureWorkflow

@@ -15,6 +15,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.testing import WorkflowEnvironment
 
+from config.settings import Settings
 from models.figures import MonthlyValue
 from models.measure import Measure
 from models.money import Scenario
@@ -22,7 +23,6 @@ from models.stages import Stage
 from services.db import transaction
 from tests.factories import complete_measure, make_org, start_lifecycle
 from tests.lifecycle_helpers import Api, line_id, verified_figures
-from valuegate.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("worker")
 

@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.testing import WorkflowEnvironment
 
 from api.access_log import RedactLinkTokens
+from config.settings import Settings
 from models.audit import AuditEvent
 from models.columns import utcnow
 from models.gates import GateDecisionRecord
@@ -28,7 +29,6 @@ from tests.factories import as_person, complete_measure, make_org, start_lifecyc
 from tests.lifecycle_helpers import count, db_stage, start_measure
 from tests.link_helpers import PUBLIC, confirm, email_to, html_of, links_in, open_link, text_of
 from tests.support import CapturingSmtp
-from valuegate.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("worker")
 

@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.notify import NotifyActivities
+from config.settings import Settings
 from models.audit import Actor, AuditEvent, Channel
 from models.columns import utcnow
 from models.links import LinkAction, LinkState, SignedLink
@@ -27,7 +28,6 @@ from services.db import transaction
 from tests.factories import make_org, measure_payload
 from tests.link_helpers import links_in
 from tests.support import CapturingSmtp, terminated_after
-from valuegate.settings import Settings
 from valuegate.worker import build_worker, delivery
 from workflows.contracts import MeasureRef
 

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.testing import WorkflowEnvironment
 
+from config.settings import Settings
 from models.gates import GateDecisionRecord, LifecycleEvent
 from models.measure import Measure
 from models.people import Person
@@ -22,7 +23,6 @@ from tests.factories import (
     start_lifecycle,
 )
 from tests.lifecycle_helpers import Api, count, db_stage, line_id, verified_figures
-from valuegate.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("worker")
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.testing import WorkflowEnvironment
 
-from valuegate.settings import Settings
+from config.settings import Settings
 from valuegate.worker import build_worker
 
 STRONG = "k3J9x!q2Lz8vR4mT7wY1pS6dF0gH5jB-"

@@ -13,11 +13,11 @@ from temporalio.worker import Worker
 
 from activities.lifecycle import LifecycleActivities
 from activities.notify import NotifyActivities
+from config.settings import Settings
 from notifications.mailer import Mailer, SmtpConfig
 from services.db import create_engine, session_factory
 from services.outbox import Delivery
-from valuegate.settings import Settings
-from valuegate.temporal import connect
+from services.temporal_client import connect
 from workflows.measure import MeasureWorkflow
 
 WORKFLOWS = [MeasureWorkflow]

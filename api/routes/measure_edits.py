@@ -23,6 +23,7 @@ from api.deps import SessionsDep, SettingsDep, TemporalDep
 from api.params import RowId
 from api.routes.pages import render_measure
 from api.templating import plain_error
+from config.settings import Settings
 from models.audit import Actor, Channel
 from models.figures import ImpactLine, MilestoneChange, MilestoneIn
 from models.measure import Measure
@@ -31,7 +32,6 @@ from models.people import Person
 from services import access, figures, lifecycle, measures, milestones
 from services.db import transaction
 from services.errors import FieldProblem, Forbidden, InvalidInput
-from valuegate.settings import Settings
 
 router = APIRouter(include_in_schema=False)
 

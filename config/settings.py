@@ -1,4 +1,6 @@
-"""Settings from the environment (prefix VALUEGATE_), one object for the whole process."""
+"""Settings from the environment (prefix VALUEGATE_), one object for the whole process.
+
+A leaf: it imports nothing of ValueGate's, so every layer may import it."""
 
 from __future__ import annotations
 
@@ -40,8 +42,7 @@ class Settings(BaseSettings):
     temporal_ui_url: AnyHttpUrl = AnyHttpUrl("http://localhost:8233")
     # Activities one worker process takes on at once. The rest wait on the Temporal server, not
     # yet started (their start-to-close clock not running), for whichever worker frees a slot
-    # first. The SDK's 100 let a busy worker hold activities for up to 52 s before it started
-    # them (measured: benchmarks/lifecycle.py), past their 30 s start-to-close timeout.
+    # first; a busy worker with the SDK's 100 held some past their start-to-close timeout.
     worker_activity_slots: int = Field(default=40, ge=1, le=1000)
 
     smtp_host: str = "localhost"

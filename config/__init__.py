@@ -1,0 +1,1 @@
+"""Configuration: the settings every ValueGate process reads from its environment."""
