@@ -5,20 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import quote
 
-from fastapi import FastAPI, Request, Response
-from fastapi.encoders import jsonable_encoder
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.exceptions import HTTPException
 from temporalio.client import Client
 
-from api import access_log
-from api.auth import SignInRequired
+from api import access_log, errors
 from api.csrf import FormGuard
 from api.limits import FailureLimiter
 from api.routes import (
@@ -42,10 +37,9 @@ from api.routes import (
     portfolio_roles,
     rates,
 )
+from config.settings import Environment, Settings, get_settings
 from services.db import create_engine, session_factory
-from services.errors import Conflict, Forbidden, InvalidInput, NotFound
-from valuegate.settings import Settings, get_settings
-from valuegate.temporal import connect
+from services.temporal_client import connect
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -87,6 +81,10 @@ def create_app(
         secret=settings.secret_key.get_secret_value(),
         public_base_url=str(settings.public_base_url),
     )
+    # The caught-mail page exists only in the dev stack, and only for admins.
+    app.state.mail_page = (
+        settings.environment is Environment.DEV and settings.mail_catcher_dir is not None
+    )
     app.state.link_limiter = FailureLimiter(settings.link_failures_per_minute)
     app.state.sign_in_limiter = FailureLimiter(settings.link_failures_per_minute)
 
@@ -118,39 +116,5 @@ def create_app(
     async def home() -> RedirectResponse:
         return RedirectResponse("/measures", status_code=303)
 
-    @app.exception_handler(InvalidInput)
-    async def invalid_input(request: Request, error: InvalidInput) -> JSONResponse:
-        detail = [
-            {"loc": ["body", p.field], "msg": p.message, "type": "value_error"}
-            for p in error.problems
-        ]
-        return JSONResponse(status_code=422, content=jsonable_encoder({"detail": detail}))
-
-    @app.exception_handler(SignInRequired)
-    async def sign_in_first(request: Request, error: SignInRequired) -> RedirectResponse:
-        target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
-        return RedirectResponse(f"/sign-in?next={target}", status_code=303)
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, error: HTTPException) -> Response:
-        # A body that is not even JSON (not UTF-8) is bad input like any other: 422, not 400.
-        if error.status_code == 400 and error.detail == "There was an error parsing the body":
-            detail = [
-                {"loc": ["body"], "msg": "the body is not valid JSON", "type": "json_invalid"}
-            ]
-            return JSONResponse(status_code=422, content={"detail": detail})
-        return await http_exception_handler(request, error)
-
-    @app.exception_handler(Forbidden)
-    async def forbidden(request: Request, error: Forbidden) -> JSONResponse:
-        return JSONResponse(status_code=403, content={"detail": str(error)})
-
-    @app.exception_handler(Conflict)
-    async def conflict(request: Request, error: Conflict) -> JSONResponse:
-        return JSONResponse(status_code=409, content={"detail": str(error)})
-
-    @app.exception_handler(NotFound)
-    async def not_found(request: Request, error: NotFound) -> JSONResponse:
-        return JSONResponse(status_code=404, content={"detail": f"{error} not found"})
-
+    errors.install(app)
     return app

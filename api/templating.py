@@ -23,6 +23,37 @@ templates.env.filters["plain_amount"] = plain_amount
 
 
 def plain_error(error: Any) -> str:
-    """One pydantic validation error as a sentence for a page: 'review date: …'."""
-    field = ".".join(str(part) for part in error["loc"])
-    return f"{field.replace('_', ' ')}: {error['msg']}"
+    """One pydantic validation error as a sentence a person reads on a page: 'Review date:
+    enter a date such as 2027-03-31.' (pydantic's own wording is for programmers)."""
+    names = [str(part) for part in error.get("loc", ()) if isinstance(part, str)]
+    field = names[-1].replace("_", " ").capitalize() if names and names[-1] != "body" else ""
+    said = _plain_message(error)
+    return f"{field}: {said}" if field else said[:1].upper() + said[1:]
+
+
+def _plain_message(error: Any) -> str:
+    kind, context = str(error.get("type", "")), error.get("ctx") or {}
+    if kind == "missing" or (kind == "string_too_short" and context.get("min_length") == 1):
+        return "this is required."
+    if kind == "string_too_short":
+        return f"needs at least {context.get('min_length')} characters."
+    if kind == "string_too_long":
+        return f"may have at most {context.get('max_length')} characters."
+    if kind.startswith("date") or kind.startswith("datetime"):
+        return "enter a date such as 2027-03-31."
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "enter a whole number."
+    if kind.startswith("decimal") or kind.startswith("float"):
+        return "enter a number such as 1250.50."
+    if kind == "greater_than":
+        return f"must be more than {context.get('gt')}."
+    if kind == "greater_than_equal":
+        return f"must be at least {context.get('ge')}."
+    if kind == "less_than":
+        return f"must be less than {context.get('lt')}."
+    if kind == "less_than_equal":
+        return f"must be at most {context.get('le')}."
+    message = str(error.get("msg", "")).removeprefix("Value error, ")
+    if "email address" in message:
+        return "enter a valid email address such as anna@example.com."
+    return message.rstrip(".") + "."

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from enum import Enum, StrEnum
+from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel
@@ -15,20 +15,12 @@ from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel
 
 from models.base import metadata as _metadata  # noqa: F401
+from models.channels import Channel
 from models.columns import EnumText, UTCDateTime
 
+__all__ = ["Actor", "AuditEvent", "Channel"]
+
 GENESIS_HASH = "0" * 64
-
-
-class Channel(StrEnum):
-    """Through which door a change came in."""
-
-    API = "api"
-    PAGE = "page"
-    EMAIL_LINK = "email_link"
-    WORKFLOW = "workflow"
-    CLI = "cli"
-    SEED = "seed"
 
 
 class Actor(BaseModel):

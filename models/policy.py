@@ -74,7 +74,10 @@ class EscalationTimings(BaseModel):
         if not (
             timedelta(0) < self.remind_after < self.escalate_after < self.final_escalation_after
         ):
-            raise ValueError("remind_after < escalate_after < final_escalation_after must hold")
+            raise ValueError(
+                "the reminder must come before the escalation, and the escalation before the "
+                "final escalation"
+            )
         if self.stage_sla <= timedelta(0) or self.stage_escalate_after <= timedelta(0):
             raise ValueError("stage timings must be positive")
         return self

@@ -180,7 +180,7 @@ async def test_a_new_policy_version_from_the_policy_page(
 
     wrong_order = await reader.post(path, data=form | {"remind_after": "0.01"})
     assert wrong_order.status_code == 422
-    assert "remind_after &lt; escalate_after" in wrong_order.text
+    assert "The reminder must come before the escalation" in wrong_order.text
     async with sessions() as session:
         assert (await policies.current(session, portfolio_id=tree.portfolio_id)).version == 0
 

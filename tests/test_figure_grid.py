@@ -155,5 +155,5 @@ async def test_frozen_plan_and_other_people(
         url, data=form | {"csrf": str(own_csrf["value"]), "forecast.2027-01-01": "5"}
     )
     assert refused.status_code == 403
-    assert "only the owner" in refused.text
+    assert "Only the owner" in refused.text
     assert await _stored(sessions, line, Scenario.FORECAST) == {}

@@ -9,9 +9,12 @@ from datetime import date, timedelta
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.testing import WorkflowEnvironment
 
+from config.settings import Settings
+from models.audit import AuditEvent
 from models.figures import Milestone
 from models.stages import Stage
 from services.db import transaction
@@ -19,7 +22,6 @@ from tests.conftest import READER_PASSWORD
 from tests.factories import make_org, measure_payload, with_passwords
 from tests.lifecycle_helpers import db_stage, start_measure
 from tests.link_helpers import sign_in
-from valuegate.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("worker")
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -64,7 +66,7 @@ async def test_the_owner_submits_and_the_sponsor_decides_from_the_page(
 
     no_comment = await _act(second_browser, api.measure_id, "reject", comment=" ")
     assert no_comment.status_code == 422
-    assert "a rejection needs a comment" in no_comment.text
+    assert "A rejection needs a comment" in no_comment.text
     approved = await _act(second_browser, api.measure_id, "approve", comment="go ahead")
 
     assert approved.status_code == 303
@@ -73,6 +75,59 @@ async def test_the_owner_submits_and_the_sponsor_decides_from_the_page(
     assert "Sam Sponsor (sponsor) approved" in after.text and "“go ahead”" in after.text
     assert 'class="current">Identified</li>' in after.text
     assert "lifecycle.gate_decided" in after.text  # the history
+    # The trail says the decision was made on the page, not through the REST API.
+    assert await _channels(sessions, api.measure_id) == {
+        "lifecycle.gate_submitted": {"page"},
+        "lifecycle.gate_decided": {"page"},
+        "lifecycle.stage_changed": {"page"},
+    }
+
+
+async def _channels(
+    sessions: async_sessionmaker[AsyncSession], measure_id: int
+) -> dict[str, set[str]]:
+    """The channels the audit trail recorded for each lifecycle action a person took."""
+    async with sessions() as session:
+        events = (
+            await session.exec(
+                select(AuditEvent).where(
+                    AuditEvent.entity_type == "measure",
+                    AuditEvent.entity_id == str(measure_id),
+                    col(AuditEvent.action).in_(
+                        [
+                            "lifecycle.gate_submitted",
+                            "lifecycle.gate_decided",
+                            "lifecycle.stage_changed",
+                        ]
+                    ),
+                )
+            )
+        ).all()
+    found: dict[str, set[str]] = {}
+    for event in events:
+        found.setdefault(event.action, set()).add(event.channel.value)
+    return found
+
+
+async def test_a_refusal_on_a_page_reads_as_a_sentence_next_to_the_form(
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+) -> None:
+    api, org = await start_measure(sessions, temporal_env, settings, client)
+    await with_passwords(sessions, org, READER_PASSWORD)
+    await sign_in(browser, "olivia.owner@acme.example", READER_PASSWORD)
+
+    no_reason = await _act(browser, api.measure_id, "hold", reason=" ", review_date="2099-01-31")
+    bad_date = await _act(browser, api.measure_id, "hold", reason="budget", review_date="soon")
+
+    assert no_reason.status_code == 422 and bad_date.status_code == 422
+    assert "Reason: this is required." in no_reason.text
+    assert "Review date: enter a date such as 2027-03-31." in bad_date.text
+    assert "String should have" not in no_reason.text and "Input should be" not in bad_date.text
+    assert (await api.view())["stage"] == "defined"  # nothing changed
 
 
 async def test_a_page_action_needs_the_session_csrf_value(

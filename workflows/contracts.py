@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from models.channels import Channel
 from models.closure import VerifiedFigures
 from models.criteria import MeasureSnapshot, UnmetCriterion
 from models.escalation import EscalationStep
@@ -35,38 +36,38 @@ class MeasureFacts(BaseModel):
 
 class SubmitGate(BaseModel):
     by: int = Field(description="The person submitting: the measure's owner.")
-
-
-# Through which door a decision came: the REST API or a signed link in an email.
-Door = Literal["api", "email_link"]
+    channel: Channel = Channel.API
 
 
 class Decide(BaseModel):
     by: int
     approve: bool
     comment: str = Field(default="", max_length=2000)
-    channel: Door = "api"
+    channel: Channel = Channel.API
 
 
 class ConfirmClosure(BaseModel):
     by: int
     verified: VerifiedFigures
-    channel: Door = "api"
+    channel: Channel = Channel.API
 
 
 class PutOnHold(BaseModel):
     by: int
     reason: str = Field(min_length=1, max_length=2000)
     review_date: date
+    channel: Channel = Channel.API
 
 
 class Resume(BaseModel):
     by: int
+    channel: Channel = Channel.API
 
 
 class Cancel(BaseModel):
     by: int
     reason: str = Field(min_length=1, max_length=2000)
+    channel: Channel = Channel.API
 
 
 # --- state ----------------------------------------------------------------------------------
@@ -149,6 +150,7 @@ class GateSubmitted(BaseModel):
     policy_version: int
     required: list[Role]
     criteria_checked: list[str]
+    channel: Channel = Channel.API
 
 
 class GateDecided(BaseModel):
@@ -158,7 +160,7 @@ class GateDecided(BaseModel):
     by: int
     approve: bool
     comment: str
-    channel: Door = "api"
+    channel: Channel = Channel.API
 
 
 class GateClosed(BaseModel):
@@ -175,6 +177,7 @@ class StageChanged(BaseModel):
     by: int | None = None
     reason: str = ""
     review_date: date | None = None
+    channel: Channel = Channel.WORKFLOW
 
 
 class ClosureConfirmed(BaseModel):
@@ -182,7 +185,7 @@ class ClosureConfirmed(BaseModel):
     round: int
     by: int
     verified: VerifiedFigures
-    channel: Door = "api"
+    channel: Channel = Channel.API
 
 
 class EscalationFired(BaseModel):

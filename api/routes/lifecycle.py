@@ -7,25 +7,19 @@ The acting person is the one signed in (API token or session): nobody acts in an
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, status
+from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import SIGNED_IN, CurrentPerson, visible_measure
 from api.deps import SessionDep, TemporalDep
 from api.params import RowId
 from models.closure import ClosureProblem, VerifiedFigures
 from models.criteria import UnmetCriterion, unmet_criteria
-from models.measure import workflow_id_for
 from models.stages import next_stage
-from services import policies, snapshot
+from services import lifecycle, policies, snapshot
 from workflows.contracts import (
     Cancel,
     ConfirmClosure,
@@ -36,7 +30,7 @@ from workflows.contracts import (
     Resume,
     SubmitGate,
 )
-from workflows.measure import CONFLICT, FIGURES, RULE, UNMET, MeasureWorkflow
+from workflows.measure import MeasureWorkflow
 
 router = APIRouter(
     responses=SIGNED_IN,
@@ -115,39 +109,16 @@ class Checklist(BaseModel):
 async def run_update(
     temporal: TemporalDep, measure_id: int, update: Any, message: BaseModel, key: str | None
 ) -> Any:
-    handle = temporal.get_workflow_handle_for(MeasureWorkflow.run, workflow_id_for(measure_id))
-    with _lifecycle_of(measure_id):
-        try:
-            return await handle.execute_update(update, message, id=key)
-        except WorkflowUpdateFailedError as failure:
-            cause = failure.cause
-            if isinstance(cause, ApplicationError):
-                raise _http_error(cause) from failure
-            raise
-
-
-@contextmanager
-def _lifecycle_of(measure_id: int) -> Iterator[None]:
-    """Turn "no such workflow" into a 404."""
-    try:
-        yield
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(404, f"measure {measure_id} has no lifecycle") from error
-        raise
-
-
-def _http_error(error: ApplicationError) -> HTTPException:
-    if error.type == CONFLICT:
-        return HTTPException(status.HTTP_409_CONFLICT, error.message)
-    if error.type == UNMET:
-        unmet = error.details[0]["unmet"] if error.details else []
-        return HTTPException(422, {"message": error.message, "unmet_criteria": unmet})
-    if error.type == FIGURES:
-        return HTTPException(422, {"message": error.message, "problems": error.details[0]})
-    if error.type == RULE:
-        return HTTPException(422, {"message": error.message})
-    return HTTPException(500, "the lifecycle failed unexpectedly")
+    """The command through the lifecycle service; its refusals become answers in api.errors."""
+    result_type = GateView if update is MeasureWorkflow.submit_gate else LifecycleView
+    return await lifecycle.command(
+        temporal,
+        measure_id=measure_id,
+        update=update,
+        message=message,
+        result_type=result_type,
+        update_id=key,
+    )
 
 
 @router.post(
@@ -259,9 +230,8 @@ async def cancel(
 async def lifecycle_view(
     measure_id: RowId, person: CurrentPerson, temporal: TemporalDep
 ) -> LifecycleView:
-    handle = temporal.get_workflow_handle_for(MeasureWorkflow.run, workflow_id_for(measure_id))
-    with _lifecycle_of(measure_id):
-        return await handle.query(MeasureWorkflow.view)
+    answer: LifecycleView = await lifecycle.view(temporal, measure_id=measure_id)
+    return answer
 
 
 @router.get(

@@ -10,29 +10,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
 
 from api.csrf import FormGuard
 from api.deps import SessionsDep, TemporalDep
 from api.limits import FailureLimiter
 from api.templating import templates
-from models.closure import VerifiedFigure, VerifiedFigures
+from models.channels import Channel
+from models.closure import ClosureProblem, VerifiedFigure, VerifiedFigures
 from models.columns import utcnow
 from models.links import LinkAction, LinkState, SignedLink
-from models.measure import Measure, workflow_id_for
+from models.measure import Measure
 from models.money import Scenario
 from models.people import Person
-from services import briefing, links
+from services import briefing, lifecycle, links
 from services.briefing import Briefing
 from workflows.contracts import ConfirmClosure, Decide, LifecycleView
-from workflows.measure import CONFLICT, FIGURES, RULE
+from workflows.measure import MeasureWorkflow
 
 router = APIRouter(prefix="/links", include_in_schema=False)
 
@@ -111,16 +108,24 @@ async def act(
         return _form(request, context, status=422)
     if not await links.claim(sessions, link, utcnow()):
         return _problem(request, LinkState.USED, link)
-    update = "confirm_closure" if link.action is LinkAction.VERIFY else "decide_gate"
-    handle = temporal.get_workflow_handle(workflow_id_for(link.measure_id))
+    update = (
+        MeasureWorkflow.confirm_closure
+        if link.action is LinkAction.VERIFY
+        else MeasureWorkflow.decide_gate
+    )
     try:
-        # The update id makes a repeated delivery of this one decision act once.
-        view = await handle.execute_update(
-            update, message, id=f"link-{link.id}", result_type=LifecycleView
+        view = await lifecycle.command(
+            temporal,
+            measure_id=link.measure_id,
+            update=update,
+            message=message,
+            result_type=LifecycleView,
+            # The update id makes a repeated delivery of this one decision act once.
+            update_id=f"link-{link.id}",
         )
-    except WorkflowUpdateFailedError as failure:
-        return await _refused_by_lifecycle(request, sessions, context, failure.cause)
-    except RPCError:
+    except lifecycle.LifecycleRefused as refusal:
+        return await _refused_by_lifecycle(request, sessions, context, refusal)
+    except (lifecycle.LifecycleUnavailable, lifecycle.NoLifecycle):
         await links.release(sessions, link.id or 0)
         return _page(
             request,
@@ -142,22 +147,17 @@ async def act(
 
 
 async def _refused_by_lifecycle(
-    request: Request, sessions: SessionsDep, context: Context, cause: BaseException | None
+    request: Request, sessions: SessionsDep, context: Context, refusal: lifecycle.LifecycleRefused
 ) -> HTMLResponse:
+    """Figures the controller can correct give the link back; any other refusal retires it."""
     link = context.link
-    if isinstance(cause, ApplicationError) and cause.type == FIGURES:
+    if isinstance(refusal, lifecycle.FiguresInvalid):
         await links.release(sessions, link.id or 0)
-        problems = cause.details[0] if cause.details else []
-        context.errors = _figure_errors(context, problems)
+        context.errors = _figure_errors(context, refusal.problems)
         return _form(request, context, status=422)
-    if isinstance(cause, ApplicationError) and cause.type in (RULE, CONFLICT):
-        await links.end(sessions, link, cause.message, utcnow())
-        status = 409 if cause.type == CONFLICT else 403
-        return _page(request, status, "This link cannot act any more", f"{cause.message}.", link)
-    await links.release(sessions, link.id or 0)
-    return _page(
-        request, 500, "Something went wrong", "Nothing was changed; please try again.", link
-    )
+    await links.end(sessions, link, str(refusal), utcnow())
+    status = 409 if isinstance(refusal, lifecycle.NotAllowedNow) else 403
+    return _page(request, status, "This link cannot act any more", f"{refusal}.", link)
 
 
 async def _usable(
@@ -222,7 +222,10 @@ def _message(context: Context, form: dict[str, str]) -> Decide | ConfirmClosure 
             context.errors["comment"] = "A rejection needs a comment for the owner."
             return None
         return Decide(
-            by=by, approve=link.action is LinkAction.APPROVE, comment=comment, channel="email_link"
+            by=by,
+            approve=link.action is LinkAction.APPROVE,
+            comment=comment,
+            channel=Channel.EMAIL_LINK,
         )
     figures = []
     for line in context.about.lines:
@@ -253,10 +256,10 @@ def _message(context: Context, form: dict[str, str]) -> Decide | ConfirmClosure 
         for problem in error.errors():
             context.errors[str(problem["loc"][0])] = str(problem["msg"])
         return None
-    return ConfirmClosure(by=by, verified=verified, channel="email_link")
+    return ConfirmClosure(by=by, verified=verified, channel=Channel.EMAIL_LINK)
 
 
-def _figure_errors(context: Context, problems: list[dict[str, Any]]) -> dict[str, str]:
+def _figure_errors(context: Context, problems: list[ClosureProblem]) -> dict[str, str]:
     """The workflow's problems with the figures, keyed by the form field they concern."""
     entered = [
         _field(line.id, period)
@@ -266,12 +269,12 @@ def _figure_errors(context: Context, problems: list[dict[str, Any]]) -> dict[str
     ]
     errors: dict[str, str] = {}
     for problem in problems:
-        where = str(problem.get("field", ""))
+        where = problem.field
         if where.startswith("figures["):
             index = int(where[len("figures[") : where.index("]")])
-            errors[entered[index] if index < len(entered) else "figures"] = problem["message"]
+            errors[entered[index] if index < len(entered) else "figures"] = problem.message
         else:
-            errors[where or "figures"] = problem["message"]
+            errors[where or "figures"] = problem.message
     return errors
 
 

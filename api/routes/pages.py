@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -14,17 +14,35 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from api.auth import SESSION_COOKIE, PageViewer
 from api.csrf import FormGuard
 from api.deps import SessionDep, SessionsDep, SettingsDep, TemporalDep
+from api.errors import refusal_text
 from api.params import RowId
-from api.routes.lifecycle import run_update
 from api.templating import plain_error, templates
+from config.settings import Settings
+from models.channels import Channel
 from models.measure import workflow_id_for
 from models.money import Scenario
 from models.people import Person
 from models.stages import GATE_ORDER, TERMINAL_STAGES
-from services import access, briefing, figures, measure_view, measures, milestones, my_work
+from services import (
+    access,
+    briefing,
+    figures,
+    lifecycle,
+    measure_view,
+    measures,
+    milestones,
+    my_work,
+)
 from services.errors import NotFound
-from valuegate.settings import Settings
-from workflows.contracts import Cancel, Decide, PutOnHold, Resume, SubmitGate
+from workflows.contracts import (
+    Cancel,
+    Decide,
+    GateView,
+    LifecycleView,
+    PutOnHold,
+    Resume,
+    SubmitGate,
+)
 from workflows.measure import MeasureWorkflow
 
 router = APIRouter(include_in_schema=False)
@@ -77,12 +95,19 @@ async def act(
     if problem is None:
         try:
             update, message = _message(action, viewer.id or 0, form)
-            await run_update(temporal, measure_id, update, message, None)
+            await lifecycle.command(
+                temporal,
+                measure_id=measure_id,
+                update=update,
+                message=message,
+                result_type=GateView if action == "submit" else LifecycleView,
+            )
             return RedirectResponse(f"/measures/{measure_id}", status_code=303)
         except ValidationError as error:
-            problem, status = "; ".join(plain_error(e) for e in error.errors()), 422
-        except HTTPException as error:
-            problem, status = _said(error.detail), error.status_code
+            problem, status = " ".join(plain_error(e) for e in error.errors()), 422
+        except lifecycle.LifecycleRefused as error:
+            problem = refusal_text(error)
+            status = 409 if isinstance(error, lifecycle.NotAllowedNow) else 422
     async with sessions() as session:
         return await render_measure(
             request, session, measure_id, viewer, settings, problem, status, form
@@ -90,28 +115,29 @@ async def act(
 
 
 def _message(action: Action, by: int, form: dict[str, str]) -> tuple[Any, BaseModel]:
+    """The workflow update and its message for `action`, recorded as taken on a page."""
+    page = Channel.PAGE
     comment = form.get("comment", "").strip()
     if action == "submit":
-        return MeasureWorkflow.submit_gate, SubmitGate(by=by)
+        return MeasureWorkflow.submit_gate, SubmitGate(by=by, channel=page)
     if action in ("approve", "reject"):
         return MeasureWorkflow.decide_gate, Decide(
-            by=by, approve=action == "approve", comment=comment
+            by=by, approve=action == "approve", comment=comment, channel=page
         )
     if action == "hold":
         return MeasureWorkflow.put_on_hold, PutOnHold.model_validate(
-            {"by": by, "reason": form.get("reason", ""), "review_date": form.get("review_date")}
+            {
+                "by": by,
+                "reason": form.get("reason", "").strip(),
+                "review_date": form.get("review_date"),
+                "channel": page,
+            }
         )
     if action == "resume":
-        return MeasureWorkflow.resume, Resume(by=by)
-    return MeasureWorkflow.cancel, Cancel(by=by, reason=form.get("reason", ""))
-
-
-def _said(detail: Any) -> str:
-    """What the lifecycle's refusal says, as one sentence and a list."""
-    if isinstance(detail, dict):
-        unmet = [u["message"] for u in detail.get("unmet_criteria", [])]
-        return str(detail.get("message", "")) + (": " + "; ".join(unmet) if unmet else "")
-    return str(detail)
+        return MeasureWorkflow.resume, Resume(by=by, channel=page)
+    return MeasureWorkflow.cancel, Cancel.model_validate(
+        {"by": by, "reason": form.get("reason", "").strip(), "channel": page}
+    )
 
 
 async def render_measure(
