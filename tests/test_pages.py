@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import aiosmtplib
 import httpx
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -9,11 +11,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from services.db import create_engine
+from config.settings import Environment, Settings
+from models.people import Person
+from services import accounts
+from services.db import create_engine, transaction
 from tests.factories import make_org, measure_payload
+from tests.link_helpers import sign_in
 from tests.support import free_port
 from valuegate.mailcatcher import start_catcher
-from valuegate.settings import Settings
 
 HOSTILE = '<script>alert("x")</script> Retire "legacy" & co'
 
@@ -52,10 +57,7 @@ async def test_measure_page_links_its_workflow_in_the_temporal_ui(
     assert (await reader.get("/measures/999999")).status_code == 404
 
 
-async def test_caught_mail_page_shows_what_the_catcher_received(
-    client: httpx.AsyncClient, settings: Settings
-) -> None:
-
+async def _catch_one(settings: Settings) -> None:
     assert settings.mail_catcher_dir is not None
     port = free_port()
     catcher = start_catcher(settings.mail_catcher_dir, port=port)
@@ -70,20 +72,66 @@ async def test_caught_mail_page_shows_what_the_catcher_received(
     finally:
         catcher.stop()
 
-    listing = await client.get("/mail")
 
+async def test_caught_mail_page_shows_an_admin_what_the_catcher_received(
+    reader: httpx.AsyncClient, settings: Settings
+) -> None:
+    await _catch_one(settings)
+
+    listing = await reader.get("/mail")
+
+    assert listing.status_code == 200
     assert "Gate &lt;Detailed&gt; needs you" in listing.text
     assert "a@b.example" in listing.text
+    assert 'href="/mail"' in (await reader.get("/measures")).text  # in the admin's menu
 
 
-async def test_mail_page_is_absent_without_a_catcher(
-    engine: object, temporal_env: WorkflowEnvironment, database_url: str
+async def test_caught_mail_is_for_signed_in_admins_only(
+    browser: httpx.AsyncClient,
+    second_browser: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
 ) -> None:
-    app = create_app(
-        Settings(database_url=database_url), engine=engine, temporal=temporal_env.client
-    )  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as http:
-        assert (await http.get("/mail")).status_code == 404
+    await _catch_one(settings)
+    async with transaction(sessions) as session:
+        person = Person(
+            email="olga.owner@acme.example",
+            name="Olga Owner",
+            password_hash=accounts.hash_password("a long enough password"),
+        )
+        session.add(person)
+    assert (await sign_in(browser, person.email, "a long enough password")).status_code == 303
+
+    refused = await browser.get("/mail")
+    anonymous = await second_browser.get("/mail")
+
+    assert refused.status_code == 403
+    assert refused.headers["content-type"].startswith("text/html")
+    assert "Only an admin may read the caught mail." in refused.text
+    assert "needs you" not in refused.text
+    assert 'href="/mail"' not in (await browser.get("/measures")).text  # not in her menu
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"].startswith("/sign-in")
+
+
+async def test_mail_page_is_absent_without_a_catcher_or_outside_dev(
+    engine: object, temporal_env: WorkflowEnvironment, database_url: str, tmp_path: Path
+) -> None:
+    for settings in (
+        Settings(database_url=database_url),
+        Settings(
+            database_url=database_url,
+            environment=Environment.PRODUCTION,
+            secret_key="s" * 40,  # type: ignore[arg-type]
+            mail_catcher_dir=tmp_path,
+        ),
+    ):
+        app = create_app(settings, engine=engine, temporal=temporal_env.client)  # type: ignore[arg-type]
+        transport = httpx.ASGITransport(app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            absent = await http.get("/mail")
+        assert absent.status_code == 404
+        assert "There is no mail page here" in absent.text
 
 
 async def test_health_reports_database_and_temporal(client: httpx.AsyncClient) -> None:
