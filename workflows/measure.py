@@ -70,20 +70,6 @@ RULE = "RuleViolation"  # 422: a rule (segregation of duties, comment required, 
 UNMET = "UnmetCriteria"  # 422: the gate's criteria are not met (details: SubmitRefused)
 FIGURES = "InvalidFigures"  # 422: verified figures are wrong (details: list of problems)
 
-# Measures started before the lifecycle existed only greeted their owner and waited.
-LIFECYCLE_PATCH = "lifecycle-v1"
-# Measures started before the dual status was refreshed on every read keep their old commands.
-STATUS_PATCH = "status-attributes-v1"
-# Measures started before emails went out in the background waited for each email in line.
-BACKGROUND_EMAIL_PATCH = "emails-in-background-v1"
-# Measures started before the dual status was shown only when it changed upserted it on every
-# read (each upsert is a visibility write on the Temporal server).
-STATUS_ON_CHANGE_PATCH = "status-upserted-on-change-v1"
-# Measures started since take every patch above through this one (one marker and one
-# TemporalChangeVersion upsert a run instead of four), and read the measure and its gate policy
-# side by side when a gate is submitted.
-CURRENT_PATCH = "lifecycle-v2"
-
 # Database facts must land: retry until the database is back.
 DB_TIMEOUT = timedelta(seconds=30)
 DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -124,10 +110,6 @@ class MeasureWorkflow:
 
     @workflow.run
     async def run(self, start: MeasureStart) -> LifecycleView:
-        if not self._patched(LIFECYCLE_PATCH):
-            await self._greet_owner()
-            await workflow.wait_condition(lambda: self.s.stage in TERMINAL_STAGES)
-            return self.view()
         if start.state is None:
             await self._greet_owner()
             policy = await self._load_policy(self.s.facts.portfolio_id)
@@ -231,7 +213,7 @@ class MeasureWorkflow:
             if msg.by != snapshot.owner_id:
                 raise _rule("only the measure's owner submits its gates")
             self._check_segregation(snapshot)
-            if policy is None or snapshot.portfolio_id != self.s.facts.portfolio_id:
+            if snapshot.portfolio_id != self.s.facts.portfolio_id:
                 policy = await self._load_policy(snapshot.portfolio_id)
             unmet = unmet_criteria(target, snapshot, policy)
             if unmet:
@@ -266,6 +248,7 @@ class MeasureWorkflow:
                             policy_version=policy.version,
                             required=required,
                             criteria_checked=[c.value for c in policy.gates[target].criteria],
+                            channel=msg.channel,
                         ),
                     )
                 ]
@@ -332,7 +315,12 @@ class MeasureWorkflow:
             elif passed:
                 facts.append(self._closed(gate, "approved"))
                 facts.append(
-                    self._stage_change(gate.target, by=msg.by, reason=f"gate {gate.round} approved")
+                    self._stage_change(
+                        gate.target,
+                        by=msg.by,
+                        reason=f"gate {gate.round} approved",
+                        channel=msg.channel,
+                    )
                 )
             await self._record(facts)
             gate.decisions.append(decision)
@@ -395,7 +383,10 @@ class MeasureWorkflow:
                     ),
                     self._closed(gate, "approved"),
                     self._stage_change(
-                        Stage.CLOSED, by=msg.by, reason="verified figures confirmed"
+                        Stage.CLOSED,
+                        by=msg.by,
+                        reason="verified figures confirmed",
+                        channel=msg.channel,
                     ),
                 ]
             )
@@ -444,7 +435,11 @@ class MeasureWorkflow:
             )
             facts.append(
                 self._stage_change(
-                    Stage.ON_HOLD, by=msg.by, reason=msg.reason, review_date=msg.review_date
+                    Stage.ON_HOLD,
+                    by=msg.by,
+                    reason=msg.reason,
+                    review_date=msg.review_date,
+                    channel=msg.channel,
                 )
             )
             await self._record(facts)
@@ -475,7 +470,13 @@ class MeasureWorkflow:
         async with self._lock:
             hold = self._check_resume(msg)
             await self._authorise(msg.by, {Role.OWNER, Role.SPONSOR}, "resume the measure")
-            await self._record([self._stage_change(hold.resume_stage, by=msg.by, reason="resumed")])
+            await self._record(
+                [
+                    self._stage_change(
+                        hold.resume_stage, by=msg.by, reason="resumed", channel=msg.channel
+                    )
+                ]
+            )
             self.s.hold = None
             self._enter(hold.resume_stage)
             self._moved()
@@ -497,7 +498,11 @@ class MeasureWorkflow:
             facts = (
                 [self._closed(self.s.gate, "withdrawn", "measure cancelled")] if self.s.gate else []
             )
-            facts.append(self._stage_change(Stage.CANCELLED, by=msg.by, reason=msg.reason))
+            facts.append(
+                self._stage_change(
+                    Stage.CANCELLED, by=msg.by, reason=msg.reason, channel=msg.channel
+                )
+            )
             await self._record(facts)
             self.s.gate = None
             self.s.hold = None
@@ -647,17 +652,9 @@ class MeasureWorkflow:
                 "Email the owner that the measure is theirs",
             )
 
-    def _patched(self, patch: str) -> bool:
-        """Whether this run takes `patch`. The first call of a run decides for CURRENT_PATCH (it
-        is the first patch `run` asks for): a run started before it replays without its marker
-        and goes on asking for its own patches, as it always did."""
-        return workflow.patched(CURRENT_PATCH) or workflow.patched(patch)
-
-    async def _load_gate_inputs(self) -> tuple[MeasureSnapshot, GatePolicy | None]:
-        """The measure's data and, on current runs, its portfolio's gate policy, read side by
-        side (the policy of the portfolio the measure was in when its lifecycle began)."""
-        if not workflow.patched(CURRENT_PATCH):
-            return await self._load_snapshot(), None
+    async def _load_gate_inputs(self) -> tuple[MeasureSnapshot, GatePolicy]:
+        """The measure's data and its portfolio's gate policy, read side by side (the policy of
+        the portfolio the measure was in when its lifecycle began)."""
         return await asyncio.gather(
             self._load_snapshot(), self._load_policy(self.s.facts.portfolio_id)
         )
@@ -679,8 +676,8 @@ class MeasureWorkflow:
                 "potential_status": snapshot.potential_status,
             }
         )
-        changed = (snapshot.implementation_status, snapshot.potential_status) != shown
-        if self._patched(STATUS_PATCH) and (changed or not self._patched(STATUS_ON_CHANGE_PATCH)):
+        # Each upsert is a visibility write on the Temporal server: only when it changed.
+        if (snapshot.implementation_status, snapshot.potential_status) != shown:
             workflow.upsert_search_attributes(
                 [
                     sa.IMPLEMENTATION_STATUS.value_set(snapshot.implementation_status.value),
@@ -718,15 +715,6 @@ class MeasureWorkflow:
 
     async def _email(self, activity: str, arg: BaseModel, summary: str) -> None:
         """Send an email; it goes out in the background, retried until the SMTP server takes it."""
-        if not self._patched(BACKGROUND_EMAIL_PATCH):
-            await workflow.execute_activity(
-                activity,
-                arg,
-                start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=EMAIL_RETRY,
-                summary=summary,
-            )
-            return
         sending = workflow.start_activity(
             activity,
             arg,
