@@ -33,7 +33,8 @@ class Stack:
         self.process: subprocess.Popen[str] | None = None
         self.output: list[str] = []
 
-    def start(self) -> None:
+    def start(self, **env: str) -> None:
+        """Start `valuegate dev`, with no VALUEGATE_ variable from outside but `env`."""
         self.output = []
         self.process = subprocess.Popen(
             [
@@ -55,7 +56,7 @@ class Stack:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env={k: v for k, v in os.environ.items() if not k.startswith("VALUEGATE_")},
+            env={k: v for k, v in os.environ.items() if not k.startswith("VALUEGATE_")} | env,
         )
 
     def wait_until_ready(self) -> str:
@@ -68,6 +69,15 @@ class Stack:
                 return line
             assert time.monotonic() < deadline, "".join(self.output)
         raise AssertionError("the stack exited before it was ready:\n" + "".join(self.output))
+
+    def read_until(self, text: str) -> str:
+        """Read the output until a line with `text`; return that line."""
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+            if text in line:
+                return line
+        raise AssertionError(f"no {text!r} in the output:\n" + "".join(self.output))
 
     def stop(self) -> int:
         assert self.process is not None
@@ -124,7 +134,7 @@ async def test_dev_starts_seeds_stops_cleanly_and_keeps_data(stack: Stack) -> No
     workers = [p for p in children if p.cmdline()[-1:] == ["worker"]]
     assert len(workers) == default_workers() == min(os.cpu_count() or 1, 4)
 
-    async with httpx.AsyncClient(base_url=stack.api) as http:
+    async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
         health = (await http.get("/healthz")).json()
         signed_in = await sign_in(http, "mia.admin@northwind.example", "valuegate-demo")
         assert signed_in.status_code == 303, signed_in.text
@@ -152,7 +162,7 @@ async def test_dev_starts_seeds_stops_cleanly_and_keeps_data(stack: Stack) -> No
     stack.start()
     second_banner = stack.wait_until_ready()
     assert "kept the existing data" in second_banner
-    async with httpx.AsyncClient(base_url=stack.api) as http:
+    async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
         await sign_in(http, "mia.admin@northwind.example", "valuegate-demo")
         assert len((await http.get("/api/measures", params={"limit": 100})).json()) == 30
     assert await _workflow_count(stack.ports["temporal"]) == 30
@@ -169,3 +179,40 @@ def test_a_busy_port_gets_a_clear_message(stack: Stack) -> None:
     assert stack.process.returncode == 1
     assert f"port {stack.ports['api']} (api) is already in use" in output
     assert "Traceback" not in output
+
+
+def _workers(stack: Stack) -> list[psutil.Process]:
+    assert stack.process is not None
+    return [p for p in _descendants(stack.process.pid) if p.cmdline()[-1:] == ["worker"]]
+
+
+async def test_a_crashed_worker_is_started_again_and_said_so(stack: Stack, tmp_path: Path) -> None:
+    # VALUEGATE_DATABASE_URL chooses the dev stack's database (as for PostgreSQL).
+    elsewhere = tmp_path / "elsewhere" / "vg.db"
+    stack.start(VALUEGATE_DATABASE_URL=f"sqlite:///{elsewhere}")
+    stack.wait_until_ready()
+    assert stack.read_until("Database").strip() == f"Database          SQLite, {elsewhere}"
+    assert elsewhere.exists() and not (stack.state_dir / "valuegate.db").exists()
+    victim = _workers(stack)[0]
+
+    victim.kill()  # kill -9: no chance to clean up
+    said = stack.read_until("exited with code")
+    assert f"worker 1 (pid {victim.pid}) exited with code -9; started it again" in said
+    assert len(_workers(stack)) == default_workers()
+    async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
+        assert (await http.get("/healthz")).status_code == 200
+    assert stack.stop() == 0, "".join(stack.output)
+
+
+def test_a_dead_web_app_stops_the_stack_with_an_error_naming_it(stack: Stack) -> None:
+    stack.start()
+    stack.wait_until_ready()
+    assert stack.process is not None
+    api = next(p for p in _descendants(stack.process.pid) if "api" in p.cmdline()[-3:])
+
+    api.kill()
+    output, _ = stack.process.communicate(timeout=60)
+
+    assert stack.process.returncode == 1
+    assert f"the web app (pid {api.pid}) exited with code -9" in output
+    assert "stopped the stack" in output

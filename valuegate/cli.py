@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from valuegate.settings import Environment, Settings, get_settings
+from config.settings import Environment, Settings, get_settings
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -95,10 +96,22 @@ def _dispatch(args: argparse.Namespace) -> int:
         ports = dev.DevPorts(args.api_port, args.temporal_port, args.ui_port, args.smtp_port)
         state_dir = args.state_dir.resolve()
         state_dir.mkdir(parents=True, exist_ok=True)
+        database_url = os.environ.get("VALUEGATE_DATABASE_URL") or None
         try:
-            asyncio.run(dev.run(state_dir, ports, with_demo=not args.no_demo, workers=args.workers))
+            asyncio.run(
+                dev.run(
+                    state_dir,
+                    ports,
+                    with_demo=not args.no_demo,
+                    workers=args.workers,
+                    database_url=database_url,
+                )
+            )
         except dev.PortInUse as error:
             print(f"valuegate dev: {error}", file=sys.stderr)
+            return 1
+        except dev.StackFailed as error:
+            print(f"valuegate dev: {error}; stopped the stack.", file=sys.stderr)
             return 1
         return 0
     if args.command == "mail-catcher":
@@ -144,8 +157,8 @@ async def _seed(settings: Settings) -> int:
         print("valuegate seed: the demo's people share a published password; dev only")
         return 1
     from services.db import create_engine, session_factory
+    from services.temporal_client import connect
     from valuegate import demo
-    from valuegate.temporal import connect
 
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)

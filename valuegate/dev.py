@@ -16,23 +16,29 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from config.settings import Settings
 from services import migrate
 from services.db import create_engine, session_factory
 from valuegate import demo
 from valuegate.binaries import temporal_cli
 from valuegate.mailcatcher import start_catcher
-from valuegate.settings import Settings
 from workflows.search_attributes import ALL_KEYS
 
 LOCALHOST = "127.0.0.1"
 CHILD_STOP_SECONDS = 15
+# The dev server migrates and opens its SQLite file before it listens: with a few thousand
+# finished workflows in it that takes longer than the SDK's default of 5 s.
+TEMPORAL_START_TIMEOUT = timedelta(seconds=120)
+# A worker that crashes this often within RESTART_WINDOW is not restarted again.
+MAX_RESTARTS = 3
+RESTART_WINDOW_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,10 @@ class DevPorts:
 
 class PortInUse(Exception):
     pass
+
+
+class StackFailed(Exception):
+    """A process of the stack died and could not be brought back; the message names it."""
 
 
 def check_ports_free(ports: DevPorts) -> None:
@@ -66,13 +76,16 @@ def check_ports_free(ports: DevPorts) -> None:
         )
 
 
-def dev_environment(state_dir: Path, ports: DevPorts) -> dict[str, str]:
-    """The VALUEGATE_ variables every process of the dev stack runs with."""
+def dev_environment(
+    state_dir: Path, ports: DevPorts, database_url: str | None = None
+) -> dict[str, str]:
+    """The VALUEGATE_ variables every process of the dev stack runs with: the database named by
+    `database_url` (VALUEGATE_DATABASE_URL), else a SQLite file in the state folder."""
     state = state_dir
     return {
         "VALUEGATE_ENVIRONMENT": "dev",
         "VALUEGATE_STATE_DIR": str(state),
-        "VALUEGATE_DATABASE_URL": f"sqlite:///{state / 'valuegate.db'}",
+        "VALUEGATE_DATABASE_URL": database_url or f"sqlite:///{state / 'valuegate.db'}",
         "VALUEGATE_TEMPORAL_ADDRESS": f"{LOCALHOST}:{ports.temporal}",
         "VALUEGATE_TEMPORAL_UI_URL": f"http://localhost:{ports.ui}",
         "VALUEGATE_SMTP_HOST": LOCALHOST,
@@ -90,6 +103,7 @@ def _die_with_parent() -> None:
 
 
 def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start `valuegate <args>` as a child that dies with this process."""
     return subprocess.Popen(  # noqa: S603 (our own interpreter and fixed arguments)
         [sys.executable, "-m", "valuegate", *args],
         env={**os.environ, **env},
@@ -129,16 +143,68 @@ def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 4))
 
 
+class Supervisor:
+    """The stack's worker and api processes: a crashed worker is started again (and said so),
+    up to MAX_RESTARTS times a minute; the api, or a worker crashing more often, ends the stack
+    with StackFailed."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.api: subprocess.Popen[bytes] | None = None
+        self._restarts: list[float] = []
+
+    @property
+    def children(self) -> list[subprocess.Popen[bytes]]:
+        return [*self.workers, *([self.api] if self.api else [])]
+
+    def start_workers(self, count: int) -> None:
+        self.workers.extend(_spawn(["worker"], self.env) for _ in range(count))
+
+    def start_api(self, port: int) -> subprocess.Popen[bytes]:
+        self.api = _spawn(["api", "--port", str(port)], self.env)
+        return self.api
+
+    def check(self) -> None:
+        """Restart crashed workers; raise StackFailed when that is not the answer."""
+        if self.api is not None and (code := self.api.poll()) is not None:
+            raise StackFailed(f"the web app (pid {self.api.pid}) exited with code {code}")
+        for number, worker in enumerate(self.workers, start=1):
+            if (code := worker.poll()) is None:
+                continue
+            now = time.monotonic()
+            self._restarts = [t for t in self._restarts if now - t < RESTART_WINDOW_SECONDS]
+            if len(self._restarts) >= MAX_RESTARTS:
+                raise StackFailed(
+                    f"worker {number} (pid {worker.pid}) exited with code {code}, the "
+                    f"{len(self._restarts) + 1}th worker crash within a minute"
+                )
+            self._restarts.append(now)
+            self.workers[number - 1] = _spawn(["worker"], self.env)
+            print(
+                f"valuegate dev: worker {number} (pid {worker.pid}) exited with code {code}; "
+                f"started it again (pid {self.workers[number - 1].pid}).",
+                flush=True,
+            )
+
+
 async def run(
-    state_dir: Path, ports: DevPorts, *, with_demo: bool = True, workers: int | None = None
+    state_dir: Path,
+    ports: DevPorts,
+    *,
+    with_demo: bool = True,
+    workers: int | None = None,
+    database_url: str | None = None,
 ) -> None:
     """Start everything, print where to look, and stop everything on SIGINT/SIGTERM.
 
     `state_dir` is an existing, absolute folder: the SQLite database, Temporal's database and
-    the caught mail live there. `workers`: worker processes (default: default_workers())."""
+    the caught mail live there. `workers`: worker processes (default: default_workers()).
+    `database_url`: the database to use instead of the SQLite file (e.g. PostgreSQL).
+    Raises StackFailed when a process of the stack dies for good."""
     started = time.monotonic()
     check_ports_free(ports)
-    env = dev_environment(state_dir, ports)
+    env = dev_environment(state_dir, ports, database_url)
     settings = Settings(**{k.removeprefix("VALUEGATE_").lower(): v for k, v in env.items()})  # type: ignore[arg-type]
 
     stop = asyncio.Event()
@@ -150,7 +216,7 @@ async def run(
     catcher = start_catcher(
         Path(env["VALUEGATE_MAIL_CATCHER_DIR"]), host=LOCALHOST, port=ports.smtp
     )
-    children: list[subprocess.Popen[bytes]] = []
+    supervisor = Supervisor(env)
     temporal: WorkflowEnvironment | None = None
     try:
         temporal = await WorkflowEnvironment.start_local(
@@ -163,6 +229,7 @@ async def run(
             search_attributes=ALL_KEYS,
             dev_server_existing_path=temporal_cli(),
             dev_server_database_filename=str(state_dir / "temporal.db"),
+            dev_server_startup_timeout=TEMPORAL_START_TIMEOUT,
         )
         seeded = 0
         if with_demo:
@@ -179,19 +246,17 @@ async def run(
                 )
             await engine.dispose()
         workers = workers or default_workers()
-        children.extend(_spawn(["worker"], env) for _ in range(workers))
-        children.append(_spawn(["api", "--port", str(ports.api)], env))
-        await _wait_healthy(f"http://{LOCALHOST}:{ports.api}/healthz", children[-1])
-        _banner(ports, state_dir, seeded, workers, time.monotonic() - started)
+        supervisor.start_workers(workers)
+        api = supervisor.start_api(ports.api)
+        await _wait_healthy(f"http://{LOCALHOST}:{ports.api}/healthz", api)
+        _banner(ports, state_dir, settings, seeded, workers, time.monotonic() - started)
         while not stop.is_set():
-            if any(child.poll() is not None for child in children):
-                print("valuegate dev: a process of the stack exited; stopping the rest.")
-                break
+            supervisor.check()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.5)
     finally:
         print("valuegate dev: stopping…", flush=True)
-        for child in reversed(children):
+        for child in reversed(supervisor.children):
             await asyncio.to_thread(_stop, child)
         if temporal is not None:
             await temporal.shutdown()
@@ -199,8 +264,16 @@ async def run(
         print("valuegate dev: stopped.", flush=True)
 
 
-def _banner(ports: DevPorts, state_dir: Path, seeded: int, workers: int, seconds: float) -> None:
+def _banner(
+    ports: DevPorts, state_dir: Path, settings: Settings, seeded: int, workers: int, seconds: float
+) -> None:
     demo_line = f"seeded {seeded} demo measures" if seeded else "kept the existing data"
+    url = settings.database_url
+    database = (
+        f"SQLite, {url.removeprefix('sqlite:///')}"
+        if url.startswith("sqlite")
+        else f"PostgreSQL at {url.rsplit('@', 1)[-1]}"  # no password on the screen
+    )
     print(
         f"""
 ValueGate is running ({demo_line}; ready in {seconds:.1f}s)
@@ -210,13 +283,14 @@ ValueGate is running ({demo_line}; ready in {seconds:.1f}s)
   Hierarchy         http://localhost:{ports.api}/hierarchy
   Sign in as        {demo.PEOPLE[demo.ADMIN][0]} (admin) or any demo person,
                     password {demo.DEMO_PASSWORD}
-  Caught mail       http://localhost:{ports.api}/mail
+  Caught mail       http://localhost:{ports.api}/mail (signed in as an admin)
   REST API docs     http://localhost:{ports.api}/docs
   Health            http://localhost:{ports.api}/healthz
   Temporal UI       http://localhost:{ports.ui}/namespaces/default/workflows
   Temporal gRPC     {LOCALHOST}:{ports.temporal}
   SMTP catcher      {LOCALHOST}:{ports.smtp}
   Worker processes  {workers} (one per CPU core, at most 4; --workers N)
+  Database          {database}
   Data              {state_dir} (delete it to start from scratch)
 
 Press Ctrl-C to stop everything.
