@@ -73,8 +73,8 @@ def create_engine(database_url: str, *, on_loop: bool = False, **kwargs: Any) ->
     ensure_sqlite_folder(database_url)
     url = async_url(database_url)
     if url.get_backend_name() != "sqlite":
-        # PostgreSQL's JIT compiles a roll-up's plan for seconds before running it for less
-        # (measured: 2.5 s of 4.3 s on 100,000 measures); the app's queries are better without.
+        # PostgreSQL's JIT compiles a roll-up's plan for longer than it then runs; the app's
+        # queries are better without.
         # A little more sort and hash memory keeps roll-ups of large portfolios off the disk.
         options = "-c jit=off -c work_mem=32MB"
         connect_args: dict[str, Any] = {"options": options}

@@ -1,21 +1,12 @@
 """SQLite connections whose statements run in place on the caller's event loop.
 
-aiosqlite gives each connection a thread: every statement is handed to it and its result comes
-back through the event loop. In the worker that round trip costs more than SQLite does. Measured
-with `benchmarks/lifecycle.py` (200 lifecycles): the worker's single SQLite connection was checked
-out 99% of the time, 12 ms per transaction, of which under 1 ms was SQLite executing — the rest
-was statements waiting for a turn of a loop busy with workflow tasks. Run in place, a transaction
-holds the connection for its own work only (4 ms) and never yields the loop half-way.
-
-The price is that the loop waits while SQLite does. The worker's transactions read and write one
-measure, so that is microseconds — except while another process holds SQLite's write lock: then
-SQLite's busy handler sleeps on the loop, which is why engines built with this connector get a
-short busy timeout (services.db). The API keeps aiosqlite: a portfolio roll-up runs for seconds
-and must not stop other requests.
-
-SQLAlchemy's aiosqlite dialect takes the connection through `async_creator`; this is aiosqlite's
-own `Connection` with the hand-off to its thread replaced by a direct call, so SQLAlchemy sees the
-driver it knows.
+In the worker, each statement's hand-off to aiosqlite's thread and back waited for a turn of a
+loop busy with workflow tasks, far longer than SQLite itself; in place, a transaction never
+yields the loop half-way. The loop waits while SQLite works (microseconds), or while another
+process holds the write lock, hence the short busy timeout of such engines (services.db). The
+API keeps aiosqlite: a roll-up runs for seconds. SQLAlchemy's aiosqlite dialect takes this
+connection, aiosqlite's own `Connection` with the thread hand-off replaced, through
+`async_creator`.
 """
 
 from __future__ import annotations
