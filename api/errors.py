@@ -132,25 +132,8 @@ def install(app: FastAPI) -> None:
         ]
         return JSONResponse(status_code=422, content=jsonable_encoder({"detail": detail}))
 
-    @app.exception_handler(Forbidden)
-    async def forbidden(request: Request, error: Forbidden) -> Response:
-        return _plain(request, 403, str(error))
-
-    @app.exception_handler(Conflict)
-    async def conflict(request: Request, error: Conflict) -> Response:
-        return _plain(request, 409, str(error))
-
-    @app.exception_handler(NotFound)
-    async def not_found(request: Request, error: NotFound) -> Response:
-        return _plain(request, 404, f"{error} not found")
-
-    @app.exception_handler(NoLifecycle)
-    async def no_lifecycle(request: Request, error: NoLifecycle) -> Response:
-        return _plain(request, 404, str(error))
-
-    @app.exception_handler(LifecycleUnavailable)
-    async def unavailable(request: Request, error: LifecycleUnavailable) -> Response:
-        return _plain(request, 503, str(error))
+    for error_type, status in SIMPLE.items():
+        app.add_exception_handler(error_type, _simple_handler(status))
 
     @app.exception_handler(LifecycleRefused)
     async def refused(request: Request, error: LifecycleRefused) -> Response:
@@ -165,6 +148,24 @@ def install(app: FastAPI) -> None:
         if isinstance(error, FiguresInvalid):
             detail["problems"] = [p.model_dump(mode="json") for p in error.problems]
         return JSONResponse(status_code=422, content={"detail": detail})
+
+
+# Domain errors whose message is the whole answer, and their status.
+SIMPLE: dict[type[Exception], int] = {
+    Forbidden: 403,
+    Conflict: 409,
+    NotFound: 404,
+    NoLifecycle: 404,
+    LifecycleUnavailable: 503,
+}
+
+
+def _simple_handler(status: int) -> Any:
+    async def handle(request: Request, error: Exception) -> Response:
+        text = f"{error} not found" if isinstance(error, NotFound) else str(error)
+        return _plain(request, status, text)
+
+    return handle
 
 
 def _plain(request: Request, status: int, text: str) -> Response:

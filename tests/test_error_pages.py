@@ -8,9 +8,7 @@ from bs4 import BeautifulSoup
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.people import Person
-from services import accounts
-from services.db import transaction
+from tests.factories import add_person
 from tests.link_helpers import sign_in
 
 PASSWORD = "a long enough password"
@@ -35,13 +33,9 @@ async def test_a_missing_page_is_a_page(reader: httpx.AsyncClient) -> None:
 async def test_a_forbidden_page_says_why_in_a_sentence(
     browser: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    async with transaction(sessions) as session:
-        person = Person(
-            email="nora.normal@acme.example",
-            name="Nora Normal",
-            password_hash=accounts.hash_password(PASSWORD),
-        )
-        session.add(person)
+    person = await add_person(
+        sessions, email="nora.normal@acme.example", name="Nora Normal", password=PASSWORD
+    )
     await sign_in(browser, person.email, PASSWORD)
 
     answer = await browser.get("/admin")

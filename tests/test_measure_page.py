@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
+import pytest_asyncio
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -20,11 +21,26 @@ from models.stages import Stage
 from services.db import transaction
 from tests.conftest import READER_PASSWORD
 from tests.factories import make_org, measure_payload, with_passwords
-from tests.lifecycle_helpers import db_stage, start_measure
+from tests.lifecycle_helpers import Api, db_stage, start_measure
 from tests.link_helpers import sign_in
 
 pytestmark = pytest.mark.usefixtures("worker")
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def owner_on_page(
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+) -> tuple[Api, httpx.AsyncClient]:
+    """A started measure, and its owner's browser signed in."""
+    api, org = await start_measure(sessions, temporal_env, settings, client)
+    await with_passwords(sessions, org, READER_PASSWORD)
+    await sign_in(browser, "olivia.owner@acme.example", READER_PASSWORD)
+    return api, browser
 
 
 async def _act(
@@ -110,16 +126,9 @@ async def _channels(
 
 
 async def test_a_refusal_on_a_page_reads_as_a_sentence_next_to_the_form(
-    client: httpx.AsyncClient,
-    browser: httpx.AsyncClient,
-    sessions: async_sessionmaker[AsyncSession],
-    temporal_env: WorkflowEnvironment,
-    settings: Settings,
+    owner_on_page: tuple[Api, httpx.AsyncClient],
 ) -> None:
-    api, org = await start_measure(sessions, temporal_env, settings, client)
-    await with_passwords(sessions, org, READER_PASSWORD)
-    await sign_in(browser, "olivia.owner@acme.example", READER_PASSWORD)
-
+    api, browser = owner_on_page
     no_reason = await _act(browser, api.measure_id, "hold", reason=" ", review_date="2099-01-31")
     bad_date = await _act(browser, api.measure_id, "hold", reason="budget", review_date="soon")
 
@@ -131,16 +140,9 @@ async def test_a_refusal_on_a_page_reads_as_a_sentence_next_to_the_form(
 
 
 async def test_a_page_action_needs_the_session_csrf_value(
-    client: httpx.AsyncClient,
-    browser: httpx.AsyncClient,
-    sessions: async_sessionmaker[AsyncSession],
-    temporal_env: WorkflowEnvironment,
-    settings: Settings,
+    owner_on_page: tuple[Api, httpx.AsyncClient],
 ) -> None:
-    api, org = await start_measure(sessions, temporal_env, settings, client)
-    await with_passwords(sessions, org, READER_PASSWORD)
-    await sign_in(browser, "olivia.owner@acme.example", READER_PASSWORD)
-
+    api, browser = owner_on_page
     forged = await browser.post(f"/measures/{api.measure_id}/lifecycle/submit", data={})
 
     assert forged.status_code == 403 and "CSRF" in forged.text

@@ -12,10 +12,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from config.settings import Environment, Settings
-from models.people import Person
-from services import accounts
-from services.db import create_engine, transaction
-from tests.factories import make_org, measure_payload
+from services.db import create_engine
+from tests.factories import add_person, make_org, measure_payload
 from tests.link_helpers import sign_in
 from tests.support import free_port
 from valuegate.mailcatcher import start_catcher
@@ -93,13 +91,12 @@ async def test_caught_mail_is_for_signed_in_admins_only(
     settings: Settings,
 ) -> None:
     await _catch_one(settings)
-    async with transaction(sessions) as session:
-        person = Person(
-            email="olga.owner@acme.example",
-            name="Olga Owner",
-            password_hash=accounts.hash_password("a long enough password"),
-        )
-        session.add(person)
+    person = await add_person(
+        sessions,
+        email="olga.owner@acme.example",
+        name="Olga Owner",
+        password="a long enough password",
+    )
     assert (await sign_in(browser, person.email, "a long enough password")).status_code == 303
 
     refused = await browser.get("/mail")
