@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from api.auth import SignInRequired
 from api.templating import plain_error, templates
 from services.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.idempotency import KeyReused
 from services.lifecycle import (
     CriteriaUnmet,
     FiguresInvalid,
@@ -134,6 +135,17 @@ def install(app: FastAPI) -> None:
 
     for error_type, status in SIMPLE.items():
         app.add_exception_handler(error_type, _simple_handler(status))
+
+    @app.exception_handler(KeyReused)
+    async def key_reused(request: Request, error: KeyReused) -> Response:
+        detail = [
+            {
+                "loc": ["header", "idempotency-key"],
+                "msg": str(error),
+                "type": "idempotency_key_reused",
+            }
+        ]
+        return JSONResponse(status_code=422, content={"detail": detail})
 
     @app.exception_handler(LifecycleRefused)
     async def refused(request: Request, error: LifecycleRefused) -> Response:

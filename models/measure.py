@@ -57,8 +57,6 @@ class Measure(MeasureBase, table=True):
     stage: Stage = Field(default=Stage.DEFINED, sa_type=EnumText(Stage), index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    # A client-chosen key that makes POST /api/measures safe to retry.
-    idempotency_key: str | None = Field(default=None, max_length=200, unique=True)
     hold_reason: str | None = Field(default=None, max_length=2000)
     hold_review_date: date | None = None
     cancel_reason: str | None = Field(default=None, max_length=2000)

@@ -12,6 +12,7 @@ from models.gates import (
     LifecycleEvent,
     SteeringMember,
 )
+from models.idempotency import IdempotencyKey
 from models.links import SignedLink
 from models.measure import Measure
 from models.organization import (
@@ -35,6 +36,7 @@ __all__ = [
     "Gate",
     "GateDecisionRecord",
     "GatePolicyVersion",
+    "IdempotencyKey",
     "ImpactLine",
     "LegalEntity",
     "LifecycleEvent",

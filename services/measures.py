@@ -20,7 +20,7 @@ from models.organization import (
 )
 from models.people import Person
 from models.status import Light
-from services import audit, rollup
+from services import audit, idempotency, rollup
 from services.errors import FieldProblem, InvalidInput, NotFound
 from workflows.contracts import MeasureFacts
 
@@ -34,18 +34,29 @@ async def create(
     actor: Actor,
     idempotency_key: str | None = None,
 ) -> tuple[Measure, bool]:
-    """Create a measure with its audit event; with a known idempotency key, return the measure
-    created before instead (the flag says whether this call created it)."""
-    if idempotency_key:
-        existing = (
-            await session.exec(select(Measure).where(Measure.idempotency_key == idempotency_key))
-        ).first()
-        if existing is not None:
+    """Create a measure with its audit event; with the idempotency key the actor used for this
+    same request before, return the measure created then instead (the flag says whether this
+    call created it). KeyReused when the actor used the key for another request."""
+    record = None
+    if idempotency_key and actor.person_id is not None:
+        record, first = await idempotency.claim(
+            session,
+            person_id=actor.person_id,
+            key=idempotency_key,
+            operation="create_measure",
+            body=data.model_dump(mode="json"),
+        )
+        if not first and record.measure_id is not None:
+            existing = await session.get(Measure, record.measure_id)
+            assert existing is not None
             return existing, False
     await _check_references(session, data)
-    measure = Measure.model_validate(data, update={"idempotency_key": idempotency_key})
+    measure = Measure.model_validate(data)
     session.add(measure)
     await session.flush()
+    if record is not None:
+        record.measure_id = measure.id
+        session.add(record)
     await audit.record(
         session,
         actor=actor,

@@ -12,14 +12,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
 
 from api.auth import SIGNED_IN, CurrentPerson, visible_measure
-from api.deps import SessionDep, TemporalDep
+from api.deps import SessionDep, SessionsDep, TemporalDep
 from api.params import RowId
 from models.closure import ClosureProblem, VerifiedFigures
 from models.criteria import UnmetCriterion, unmet_criteria
 from models.stages import next_stage
-from services import lifecycle, policies, snapshot
+from services import idempotency, lifecycle, policies, snapshot
+from services.db import transaction
 from workflows.contracts import (
     Cancel,
     ConfirmClosure,
@@ -107,9 +109,35 @@ class Checklist(BaseModel):
 
 
 async def run_update(
-    temporal: TemporalDep, measure_id: int, update: Any, message: BaseModel, key: str | None
+    temporal: TemporalDep,
+    sessions: SessionsDep,
+    measure_id: int,
+    update: Any,
+    message: BaseModel,
+    key: str | None,
 ) -> Any:
-    """The command through the lifecycle service; its refusals become answers in api.errors."""
+    """The command through the lifecycle service; its refusals become answers in api.errors.
+
+    An Idempotency-Key is the sender's own and bound to this request: the same request again
+    acts once; the key with another request is a 422 (idempotency.KeyReused)."""
+    update_id = None
+    if key is not None:
+        by: int = message.by  # type: ignore[attr-defined]
+        for attempt in (1, 2):
+            try:
+                async with transaction(sessions) as session:
+                    await idempotency.claim(
+                        session,
+                        person_id=by,
+                        key=key,
+                        operation=f"{update.__name__}:measure-{measure_id}",
+                        body=message.model_dump(mode="json"),
+                    )
+                break
+            except IntegrityError:
+                if attempt == 2:  # a concurrent first use of the key: the retry finds it
+                    raise
+        update_id = idempotency.update_id(by, key)
     result_type = GateView if update is MeasureWorkflow.submit_gate else LifecycleView
     return await lifecycle.command(
         temporal,
@@ -117,7 +145,7 @@ async def run_update(
         update=update,
         message=message,
         result_type=result_type,
-        update_id=key,
+        update_id=update_id,
     )
 
 
@@ -132,11 +160,12 @@ async def submit_gate(
     measure_id: RowId,
     person: CurrentPerson,
     temporal: TemporalDep,
+    sessions: SessionsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> GateView:
     message = SubmitGate(by=person.id or 0)
     return await run_update(
-        temporal, measure_id, MeasureWorkflow.submit_gate, message, idempotency_key
+        temporal, sessions, measure_id, MeasureWorkflow.submit_gate, message, idempotency_key
     )
 
 
@@ -151,11 +180,12 @@ async def decide_gate(
     body: DecisionRequest,
     person: CurrentPerson,
     temporal: TemporalDep,
+    sessions: SessionsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> LifecycleView:
     message = Decide(by=person.id or 0, approve=body.approve, comment=body.comment)
     return await run_update(
-        temporal, measure_id, MeasureWorkflow.decide_gate, message, idempotency_key
+        temporal, sessions, measure_id, MeasureWorkflow.decide_gate, message, idempotency_key
     )
 
 
@@ -170,11 +200,12 @@ async def confirm_closure(
     body: ClosureRequest,
     person: CurrentPerson,
     temporal: TemporalDep,
+    sessions: SessionsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> LifecycleView:
     message = ConfirmClosure(by=person.id or 0, verified=body.verified)
     return await run_update(
-        temporal, measure_id, MeasureWorkflow.confirm_closure, message, idempotency_key
+        temporal, sessions, measure_id, MeasureWorkflow.confirm_closure, message, idempotency_key
     )
 
 
@@ -186,11 +217,12 @@ async def put_on_hold(
     body: HoldRequest,
     person: CurrentPerson,
     temporal: TemporalDep,
+    sessions: SessionsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> LifecycleView:
     message = PutOnHold(by=person.id or 0, reason=body.reason, review_date=body.review_date)
     return await run_update(
-        temporal, measure_id, MeasureWorkflow.put_on_hold, message, idempotency_key
+        temporal, sessions, measure_id, MeasureWorkflow.put_on_hold, message, idempotency_key
     )
 
 
@@ -201,10 +233,13 @@ async def resume(
     measure_id: RowId,
     person: CurrentPerson,
     temporal: TemporalDep,
+    sessions: SessionsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> LifecycleView:
     message = Resume(by=person.id or 0)
-    return await run_update(temporal, measure_id, MeasureWorkflow.resume, message, idempotency_key)
+    return await run_update(
+        temporal, sessions, measure_id, MeasureWorkflow.resume, message, idempotency_key
+    )
 
 
 @router.post(
@@ -215,10 +250,13 @@ async def cancel(
     body: CancelRequest,
     person: CurrentPerson,
     temporal: TemporalDep,
+    sessions: SessionsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> LifecycleView:
     message = Cancel(by=person.id or 0, reason=body.reason)
-    return await run_update(temporal, measure_id, MeasureWorkflow.cancel, message, idempotency_key)
+    return await run_update(
+        temporal, sessions, measure_id, MeasureWorkflow.cancel, message, idempotency_key
+    )
 
 
 @router.get(

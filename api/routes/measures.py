@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
-from sqlalchemy.exc import NoResultFound
+from sqlalchemy.exc import IntegrityError, NoResultFound
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.auth import SIGNED_IN, CurrentPerson
@@ -25,7 +25,10 @@ router = APIRouter(responses=SIGNED_IN, prefix="/api/measures", tags=["measures"
     response_model=MeasurePublic,
     status_code=status.HTTP_201_CREATED,
     summary="Create a measure and start its lifecycle workflow",
-    responses={200: {"description": "A measure with this Idempotency-Key already existed"}},
+    responses={
+        200: {"description": "You created this measure before with this Idempotency-Key"},
+        422: {"description": "Invalid input, or the Idempotency-Key was used for another request"},
+    },
 )
 async def create_measure(
     data: MeasureCreate,
@@ -45,14 +48,22 @@ async def create_measure(
             session, person, portfolio_id
         ):
             raise HTTPException(403, "only the portfolio's managers and admins create measures")
-    async with transaction(sessions) as session:
-        measure, created = await measures.create(
-            session,
-            data=data,
-            actor=Actor.person(person.id, Channel.API),
-            idempotency_key=idempotency_key,
-        )
-        facts = await measures.facts(session, measure=measure, today=date.today())
+    for attempt in (1, 2):
+        try:
+            async with transaction(sessions) as session:
+                measure, created = await measures.create(
+                    session,
+                    data=data,
+                    actor=Actor.person(person.id, Channel.API),
+                    idempotency_key=idempotency_key,
+                )
+                facts = await measures.facts(session, measure=measure, today=date.today())
+            break
+        except IntegrityError:
+            # A concurrent retry with the same key won the race: the next attempt finds its
+            # measure. Nothing of this attempt was written.
+            if attempt == 2 or not idempotency_key:
+                raise
     try:
         await lifecycle.start(temporal, facts=facts, task_queue=settings.temporal_task_queue)
     except Exception as error:

@@ -173,7 +173,6 @@ def upgrade() -> None:
         sa.Column("stage", sa.String(length=20), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("idempotency_key", sa.String(length=200), nullable=True),
         sa.ForeignKeyConstraint(
             ["business_unit_id"],
             ["business_unit.id"],
@@ -199,7 +198,6 @@ def upgrade() -> None:
             ["sponsor_id"], ["person.id"], name=op.f("fk_measure_sponsor_id_person")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_measure")),
-        sa.UniqueConstraint("idempotency_key", name=op.f("uq_measure_idempotency_key")),
         sqlite_autoincrement=True,
     )
     with op.batch_alter_table("measure", schema=None) as batch_op:

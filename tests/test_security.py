@@ -1,0 +1,137 @@
+"""Attacks from outside and careless use: each test holds one defect that was found so."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.testing import WorkflowEnvironment
+
+from config.settings import Settings
+from models.gates import GateDecisionRecord
+from models.measure import Measure
+from models.stages import Stage
+from tests.factories import add_person, as_person, give_api_token, make_org, measure_payload
+from tests.lifecycle_helpers import db_stage, start_measure
+
+PASSWORD = "a long enough password"
+
+
+async def _manager_of(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], portfolio_id: int
+) -> int:
+    person = await add_person(
+        sessions, email="mona.manager@acme.example", name="Mona Manager", password=PASSWORD
+    )
+    await give_api_token(sessions, person)
+    answer = await client.put(f"/api/portfolios/{portfolio_id}/managers/{person.id}")
+    assert answer.status_code == 204, answer.text
+    return person.id or 0
+
+
+async def _measures(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with sessions() as session:
+        return (await session.exec(select(func.count()).select_from(Measure))).one()
+
+
+# --- idempotency keys belong to a person and a request --------------------------------------
+
+
+async def test_another_persons_idempotency_key_returns_nothing_of_theirs(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    admins, mine = await make_org(sessions), await make_org(sessions, tag=".b")
+    manager = await _manager_of(client, sessions, mine.portfolio_id)
+    key = {"Idempotency-Key": "create-1"}
+    secret = await client.post(
+        "/api/measures", json=measure_payload(admins, title="Secret merger"), headers=key
+    )
+
+    theirs = await client.post(
+        "/api/measures",
+        json=measure_payload(mine, title="My own"),
+        headers=key | as_person(manager),
+    )
+
+    assert (secret.status_code, theirs.status_code) == (201, 201)
+    assert theirs.json()["id"] != secret.json()["id"]
+    assert theirs.json()["title"] == "My own" and "Secret" not in theirs.text
+
+
+async def test_a_key_reused_for_another_request_is_refused_and_creates_nothing(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org = await make_org(sessions)
+    key = {"Idempotency-Key": "create-2"}
+    first = await client.post("/api/measures", json=measure_payload(org), headers=key)
+
+    other = await client.post(
+        "/api/measures", json=measure_payload(org, title="Something else"), headers=key
+    )
+
+    assert first.status_code == 201
+    assert other.status_code == 422
+    assert other.json()["detail"][0]["loc"] == ["header", "idempotency-key"]
+    assert "already used for a different request" in other.json()["detail"][0]["msg"]
+    assert await _measures(sessions) == 1
+
+
+async def test_decisions_with_one_key_by_two_people_are_each_their_own(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    worker: object,
+) -> None:
+    # The Decided gate waits for the sponsor and the controller.
+    api, org = await start_measure(
+        sessions, temporal_env, settings, client, stage=Stage.DETAILED, submitted=True
+    )
+    approved = await api.decide(org.sponsor_id, key="k")
+    rejected = await api.decide(org.controller_id, approve=False, comment="baseline", key="k")
+
+    assert (approved.status_code, rejected.status_code) == (200, 200), rejected.text
+    assert rejected.json()["gate"] is None  # the rejection acted: the gate is closed
+    async with sessions() as session:
+        decided = (await session.exec(select(GateDecisionRecord))).all()
+    assert sorted((d.person_id, d.approve) for d in decided) == sorted(
+        [(org.sponsor_id, True), (org.controller_id, False)]
+    )
+    assert await db_stage(sessions, api.measure_id) is Stage.DETAILED
+
+
+async def test_a_key_used_for_an_approval_is_no_500_on_a_submission(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    worker: object,
+) -> None:
+    api, org = await start_measure(sessions, temporal_env, settings, client, submitted=True)
+    assert (await api.decide(org.sponsor_id, key="same")).status_code == 200
+
+    submitted = await api.submit(org.owner_id, key="same")  # someone else's key: her own
+    resubmitted = await api.submit(org.owner_id, key="same")  # the same request: once
+    reused = await api.decide(org.owner_id, key="same")  # her key, another request
+
+    assert (submitted.status_code, resubmitted.status_code) == (201, 201), submitted.text
+    assert resubmitted.json() == submitted.json()
+    assert reused.status_code == 422
+    assert reused.json()["detail"][0]["type"] == "idempotency_key_reused"
+
+
+async def test_concurrent_creates_with_one_key_make_one_measure(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org = await make_org(sessions)
+    key = {"Idempotency-Key": "burst"}
+    answers = await asyncio.gather(
+        *(client.post("/api/measures", json=measure_payload(org), headers=key) for _ in range(20))
+    )
+
+    assert sorted(a.status_code for a in answers) == [200] * 19 + [201]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert await _measures(sessions) == 1
