@@ -137,6 +137,14 @@ async def revoke(
     await session.exec(statement.values(revoked_at=now, revoke_reason=reason[:300]))
 
 
+async def revoke_for_person(
+    session: AsyncSession, *, person_id: int, reason: str, now: datetime
+) -> None:
+    """End every open link of a person (deactivated), inside the caller's transaction."""
+    statement = _open().where(col(SignedLink.person_id) == person_id)
+    await session.exec(statement.values(revoked_at=now, revoke_reason=reason[:300]))
+
+
 async def _audit(
     session: AsyncSession, link: SignedLink, action: str, reason: str | None = None
 ) -> None:

@@ -8,8 +8,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.audit import Actor
+from models.columns import utcnow
 from models.people import Person, PersonCreate, PersonUpdate
-from services import accounts, audit
+from services import accounts, audit, links
 from services.errors import Conflict, FieldProblem, InvalidInput, NotFound
 
 
@@ -48,6 +49,11 @@ async def change(
     if person is None:
         raise NotFound(f"person {person_id}")
     before = shown(person)
+    if data.active is False and person.active:
+        # Their emailed links die with their account: nobody decides in their name any more.
+        await links.revoke_for_person(
+            session, person_id=person_id, reason=f"{person.name} was deactivated", now=utcnow()
+        )
     for name, value in data.model_dump(
         exclude_unset=True, exclude_none=True, exclude={"password"}
     ).items():

@@ -11,11 +11,21 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.testing import WorkflowEnvironment
 
 from config.settings import Settings
+from models.audit import AuditEvent
 from models.gates import GateDecisionRecord
 from models.measure import Measure
 from models.stages import Stage
-from tests.factories import add_person, as_person, give_api_token, make_org, measure_payload
+from tests.factories import (
+    add_person,
+    as_person,
+    give_api_token,
+    make_org,
+    measure_payload,
+    with_passwords,
+)
 from tests.lifecycle_helpers import db_stage, start_measure
+from tests.link_helpers import confirm, email_to, links_in, open_link, sign_in
+from tests.support import CapturingSmtp
 
 PASSWORD = "a long enough password"
 
@@ -135,3 +145,96 @@ async def test_concurrent_creates_with_one_key_make_one_measure(
     assert sorted(a.status_code for a in answers) == [200] * 19 + [201]
     assert len({a.json()["id"] for a in answers}) == 1
     assert await _measures(sessions) == 1
+
+
+# --- a signed link acts for its own person only -------------------------------------------
+
+
+async def test_a_link_in_another_persons_signed_in_browser_is_refused_and_audited(
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    second_browser: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    smtp: CapturingSmtp,
+    worker: object,
+) -> None:
+    api, org = await start_measure(sessions, temporal_env, settings, client, submitted=True)
+    approve = links_in(await email_to(smtp, "sam.sponsor@", "Decision needed"))["Approve"]
+    await with_passwords(sessions, org, PASSWORD)
+    await sign_in(browser, org.owner_email, PASSWORD)  # the owner holds the sponsor's link
+
+    shown, csrf = await open_link(browser, approve)
+    posted = await confirm(browser, approve, csrf or "any")
+
+    for answer in (shown, posted):
+        assert answer.status_code == 403
+        assert "This link is for Sam Sponsor" in answer.text
+        assert "You are signed in as Olivia Owner" in answer.text
+    assert (await api.view())["gate"]["pending"] == ["sponsor"]  # nothing decided
+    assert await _refusals(sessions) == ["posted from a browser signed in as person:"
+                                          f"{org.owner_id}"]  # fmt: skip
+    # The sponsor's own browser still can: the link was not spent.
+    shown, csrf = await open_link(second_browser, approve)
+    assert (await confirm(second_browser, approve, csrf)).status_code == 200
+    assert await db_stage(sessions, api.measure_id) is Stage.IDENTIFIED
+
+
+async def test_the_controllers_verify_link_does_not_close_for_a_signed_in_owner(
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    smtp: CapturingSmtp,
+    worker: object,
+) -> None:
+    api, org = await start_measure(
+        sessions, temporal_env, settings, client, stage=Stage.IMPLEMENTED, implemented=True,
+        submitted=True,
+    )  # fmt: skip
+    verify = links_in(await email_to(smtp, "cleo.controller@", "Verify"))["Verify figures"]
+    await with_passwords(sessions, org, PASSWORD)
+    await sign_in(browser, org.owner_email, PASSWORD)
+
+    _, csrf = await open_link(browser, verify)
+    posted = await confirm(browser, verify, csrf or "any", evidence_ref="GL")
+
+    assert posted.status_code == 403 and "This link is for Cleo Controller" in posted.text
+    assert await db_stage(sessions, api.measure_id) is Stage.IMPLEMENTED
+
+
+async def test_deactivating_a_person_revokes_their_links_at_once(
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    smtp: CapturingSmtp,
+    worker: object,
+) -> None:
+    api, org = await start_measure(sessions, temporal_env, settings, client, submitted=True)
+    approve = links_in(await email_to(smtp, "sam.sponsor@", "Decision needed"))["Approve"]
+    shown, csrf = await open_link(browser, approve)
+    assert shown.status_code == 200
+
+    assert (
+        await client.patch(f"/api/people/{org.sponsor_id}", json={"active": False})
+    ).status_code == 200
+    posted = await confirm(browser, approve, csrf)
+
+    assert posted.status_code == 410
+    assert "Sam Sponsor was deactivated" in posted.text
+    assert (await api.view())["gate"]["pending"] == ["sponsor"]
+    async with sessions() as session:
+        decided = (await session.exec(select(func.count()).select_from(GateDecisionRecord))).one()
+    assert decided == 0
+
+
+async def _refusals(sessions: async_sessionmaker[AsyncSession]) -> list[str | None]:
+    async with sessions() as session:
+        events = await session.exec(
+            select(AuditEvent).where(AuditEvent.action == "link.refused").order_by(AuditEvent.id)
+        )
+        return [event.reason for event in events]

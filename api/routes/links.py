@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
+from api.auth import SESSION_COOKIE
 from api.csrf import FormGuard
 from api.deps import SessionsDep, TemporalDep
 from api.limits import FailureLimiter
@@ -26,7 +27,7 @@ from models.links import LinkAction, LinkState, SignedLink
 from models.measure import Measure
 from models.money import Scenario
 from models.people import Person
-from services import briefing, lifecycle, links
+from services import accounts, briefing, lifecycle, links
 from services.briefing import Briefing
 from workflows.contracts import ConfirmClosure, Decide, LifecycleView
 from workflows.measure import MeasureWorkflow
@@ -81,7 +82,11 @@ class Context:
 async def show(token: str, request: Request, sessions: SessionsDep) -> HTMLResponse:
     """The confirmation (or verification) page; changes nothing."""
     context = await _usable(request, sessions, token)
-    return context if isinstance(context, HTMLResponse) else _form(request, context)
+    if isinstance(context, HTMLResponse):
+        return context
+    if (other := await _someone_else(request, sessions, context)) is not None:
+        return _not_yours(request, context, other)
+    return _form(request, context)
 
 
 @router.post("/{token}", response_class=HTMLResponse)
@@ -93,6 +98,9 @@ async def act(
     if isinstance(context, HTMLResponse):
         return context
     link = context.link
+    if (other := await _someone_else(request, sessions, context)) is not None:
+        await links.refused(sessions, link, f"posted from a browser signed in as person:{other.id}")
+        return _not_yours(request, context, other)
     form = await request.form()
     guard: FormGuard = request.app.state.form_guard
     why = guard.problem(request, link.id or 0, str(form.get("csrf", "")))
@@ -195,8 +203,34 @@ async def _load(
         person = await session.get(Person, link.person_id)
         measure = await session.get(Measure, link.measure_id)
         assert person is not None and measure is not None
+        if not person.active:  # revoked when they were deactivated; refused here all the same
+            link.revoke_reason = f"{person.name} was deactivated"
+            return link, None, LinkState.REVOKED
         about = await briefing.load(session, measure_id=link.measure_id)
     return link, Context(link=link, person=person, measure=measure, about=about), state
+
+
+async def _someone_else(request: Request, sessions: SessionsDep, context: Context) -> Person | None:
+    """The person signed in in this browser, when that is not the link's person: a link acts
+    for its own person only, whoever holds it."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    async with sessions() as session:
+        viewer = await accounts.session_person(session, cookie)
+    return viewer if viewer is not None and viewer.id != context.link.person_id else None
+
+
+def _not_yours(request: Request, context: Context, other: Person) -> HTMLResponse:
+    name = context.person.name
+    return _page(
+        request,
+        403,
+        f"This link is for {name}",
+        f"You are signed in as {other.name}, and a link acts only for the person it was sent "
+        f"to. Nothing was changed. If you are {name}, sign out and open the link again.",
+        context.link,
+    )
 
 
 def _duty_problem(context: Context) -> str | None:
