@@ -57,14 +57,18 @@ async def record(
 async def append(session: AsyncSession, entries: Sequence[Entry]) -> list[AuditEvent]:
     """Append events to the chain in order, inside the caller's transaction.
 
-    The chain head row is locked (FOR UPDATE on PostgreSQL; SQLite serialises writers anyway), so
-    concurrent writers append one after another and ids stay gapless. The head is read and moved
-    once for all the entries.
+    The chain head row is locked before it is read, so concurrent writers, in this process or
+    another, append one after another and ids stay gapless: FOR UPDATE on PostgreSQL; on SQLite
+    an UPDATE that returns the head, which takes the database's write lock first (a plain
+    SELECT would run outside the write transaction and read a head another process is about to
+    move). The head is read and moved once for all the entries.
     """
     if not entries:
         return []
     statements = _statements()
-    last_id, last_hash = (await session.exec(statements.head)).one()
+    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
+    head = statements.head if postgres else statements.lock_head
+    last_id, last_hash = (await session.exec(head)).one()
     events: list[AuditEvent] = []
     for entry in entries:
         event = AuditEvent(
@@ -88,7 +92,7 @@ async def append(session: AsyncSession, entries: Sequence[Entry]) -> list[AuditE
     # Core statements, not the ORM's unit of work: this runs for every change and every email.
     rows = [event.model_dump() for event in events]
     moved = {"last_id": last_id, "last_hash": last_hash}
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if postgres:
         # The head stays locked until commit and every writer waits for it: on PostgreSQL the
         # events go in with the head's move in one statement, a round trip less under the lock.
         # SQLAlchemy cannot cache a statement with an INSERT in its WITH, so it is compiled each
@@ -105,6 +109,7 @@ async def append(session: AsyncSession, entries: Sequence[Entry]) -> list[AuditE
 class _Statements:
     events: Table
     head: Any
+    lock_head: Any
     insert: Any
     move_head: Any
 
@@ -117,6 +122,10 @@ def _statements() -> _Statements:
     return _Statements(
         events=events,
         head=select(head.last_event_id, head.last_hash).where(head.id == 1).with_for_update(),
+        lock_head=update(heads)
+        .where(head.id == 1)
+        .values(last_event_id=head.last_event_id)
+        .returning(head.last_event_id, head.last_hash),
         insert=insert(events),
         move_head=update(heads)
         .where(head.id == 1)

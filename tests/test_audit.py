@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.audit import Actor, Channel
+from models.audit import Actor, AuditEvent, Channel
+from models.people import Person
 from services import audit
-from services.db import transaction
+from services.db import create_engine, session_factory, transaction
 
 PMO = Actor(person_id=7, label="pmo@acme.example", channel=Channel.API)
 
@@ -104,3 +108,30 @@ async def test_a_rolled_back_change_leaves_no_event(
         pass
     await _write_events(sessions, 1)
     assert await _problems(sessions) == []
+
+
+async def test_writers_in_several_processes_append_one_after_another(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    # Two engines are two processes' connections (the api's and a worker's), each reading
+    # the chain head and appending while the other does.
+    engines = [create_engine(database_url) for _ in range(2)]
+    try:
+        makers = [session_factory(engine) for engine in engines]
+
+        async def append(maker: async_sessionmaker[AsyncSession], number: int) -> None:
+            async with transaction(maker) as session:
+                await session.exec(select(Person.id).limit(1))  # a read first, as links do
+                await audit.record(
+                    session, actor=PMO, entity_type="link", entity_id=number, action="link.refused"
+                )
+
+        await asyncio.gather(*(append(makers[n % 2], n) for n in range(40)))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+    assert await _problems(sessions) == []
+    async with sessions() as session:
+        ids = (await session.exec(select(AuditEvent.id).order_by(AuditEvent.id))).all()
+    assert ids == list(range(1, 41))

@@ -238,3 +238,24 @@ async def _refusals(sessions: async_sessionmaker[AsyncSession]) -> list[str | No
             select(AuditEvent).where(AuditEvent.action == "link.refused").order_by(AuditEvent.id)
         )
         return [event.reason for event in events]
+
+
+async def test_a_burst_of_posts_of_one_link_decides_once_and_audits_every_refusal(
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    smtp: CapturingSmtp,
+    worker: object,
+) -> None:
+    api, _ = await start_measure(sessions, temporal_env, settings, client, submitted=True)
+    approve = links_in(await email_to(smtp, "sam.sponsor@", "Decision needed"))["Approve"]
+    _, csrf = await open_link(browser, approve)
+
+    answers = await asyncio.gather(*(confirm(browser, approve, csrf) for _ in range(20)))
+
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [200] + [409] * 19, codes
+    assert len(await _refusals(sessions)) == 19
+    assert await db_stage(sessions, api.measure_id) is Stage.IDENTIFIED

@@ -115,6 +115,7 @@ async def act(
     if message is None:
         return _form(request, context, status=422)
     if not await links.claim(sessions, link, utcnow()):
+        await links.refused(sessions, link, "the link was used")  # by a concurrent post
         return _problem(request, LinkState.USED, link)
     update = (
         MeasureWorkflow.confirm_closure
