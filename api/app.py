@@ -16,6 +16,7 @@ from temporalio.client import Client
 from api import access_log, errors
 from api.csrf import FormGuard
 from api.limits import FailureLimiter
+from api.request_guard import RequestGuard
 from api.routes import (
     account,
     admin_pages,
@@ -88,6 +89,7 @@ def create_app(
     app.state.link_limiter = FailureLimiter(settings.link_failures_per_minute)
     app.state.sign_in_limiter = FailureLimiter(settings.link_failures_per_minute)
 
+    app.add_middleware(RequestGuard, max_bytes=settings.max_request_bytes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)
     app.include_router(account.router)

@@ -43,6 +43,10 @@ def _plain_message(error: Any) -> str:
         return "enter a date such as 2027-03-31."
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return "enter a whole number."
+    if kind == "decimal_max_places":
+        return f"may have at most {context.get('decimal_places')} decimal places."
+    if kind == "finite_number":
+        return "enter a finite number."
     if kind.startswith("decimal") or kind.startswith("float"):
         return "enter a number such as 1250.50."
     if kind == "greater_than":

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("change-me")
     # How long a signed link in an email works (it also stops when used or no longer relevant).
     link_ttl_days: int = Field(default=7, ge=1, le=90)
+    # The largest request body the web app reads (413 beyond).
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
     # Bad link tokens one client may try per minute before it gets 429.
     link_failures_per_minute: int = Field(default=10, ge=1)
 

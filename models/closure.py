@@ -8,13 +8,13 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from models.criteria import MeasureSnapshot, horizon
-from models.money import ImpactCategory, amount_problem, ebitda_effect
+from models.money import Amount, ImpactCategory, amount_problem, ebitda_effect
 
 
 class VerifiedFigure(BaseModel):
     impact_line_id: int
     period: date
-    amount: Decimal
+    amount: Amount
 
 
 class VerifiedFigures(BaseModel):

@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from models.base import metadata as _metadata  # noqa: F401
 from models.columns import MAX_ID, EnumText, MoneyType, UTCDateTime, utcnow
+from models.money import AMOUNT_LIMIT, STORAGE_DECIMALS
 from models.stages import Stage
 from models.status import Light
 
@@ -36,6 +37,9 @@ class MeasureBase(SQLModel):
     baseline_amount: Decimal | None = Field(
         default=None,
         sa_type=MoneyType,
+        gt=-AMOUNT_LIMIT,
+        lt=AMOUNT_LIMIT,
+        decimal_places=STORAGE_DECIMALS,
         description="Today's annual cost or revenue the measure changes.",
     )
     baseline_period: str | None = Field(default=None, max_length=40, description="e.g. FY2026")

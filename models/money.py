@@ -7,14 +7,24 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated
 
 from babel.numbers import format_currency, get_currency_precision, list_currencies
+from pydantic import Field
 
 # Amounts are stored as integers of 1/10_000 of a currency unit: enough for every ISO 4217
 # currency (0, 2 or 3 minor digits) and for FX-converted values, exact on every database.
 STORAGE_DECIMALS = 4
 STORAGE_SCALE = 10**STORAGE_DECIMALS
 MAX_ABS_AMOUNT = Decimal(10) ** 14  # leaves room in a signed 64-bit column for sums
+
+# An amount as the API takes it: finite, below 10^14 in size, at most four decimal places.
+# The bounds are in the OpenAPI schema, so clients learn them before the server refuses.
+# (Pydantic's Decimal refuses NaN and infinities already.)
+AMOUNT_LIMIT = 10**14  # MAX_ABS_AMOUNT as an int, for the schema's bounds
+Amount = Annotated[
+    Decimal, Field(gt=-AMOUNT_LIMIT, lt=AMOUNT_LIMIT, decimal_places=STORAGE_DECIMALS)
+]
 
 
 class ImpactCategory(StrEnum):

@@ -157,3 +157,20 @@ async def test_frozen_plan_and_other_people(
     assert refused.status_code == 403
     assert "Only the owner" in refused.text
     assert await _stored(sessions, line, Scenario.FORECAST) == {}
+
+
+async def test_verified_figures_posted_to_the_grid_are_refused_with_a_message(
+    browser: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org, measure_id, line_id = await _measure(sessions)
+    await sign_in(browser, org.owner_email, READER_PASSWORD)
+    form = await _grid(browser, measure_id, line_id)
+
+    posted = await browser.post(
+        f"/measures/{measure_id}/lines/{line_id}/figures",
+        data=form | {"etag.verified": "x", "verified.2027-01-01": "999"},
+    )
+
+    assert posted.status_code == 422
+    assert "verified figures come only from the controller" in posted.text
+    assert await _stored(sessions, line_id, Scenario.VERIFIED) == {}

@@ -41,7 +41,7 @@ async def test_the_owner_enters_a_forecast_exactly(
     org, url = await _measure(sessions)
     owner = as_person(org.owner_id)
     read = await client.get(f"{url}/forecast", headers=owner)
-    assert read.status_code == 200 and read.json() == {"values": []}
+    assert read.status_code == 200 and read.json() == {"values": [], "currency": "EUR"}
 
     body = {"values": [{"period": "2027-01-01", "amount": "12345.67"}]}
     saved = await client.put(
@@ -123,7 +123,7 @@ async def test_wrong_months_and_amounts_are_named_and_nothing_is_written(
     assert both.status_code == 422
     named = {tuple(p["loc"]) for p in both.json()["detail"]}
     assert named == {("body", "values.2031-05-01"), ("body", "values.2027-02-01")}
-    assert (await client.get(f"{url}/forecast", headers=owner)).json() == {"values": []}
+    assert (await client.get(f"{url}/forecast", headers=owner)).json() ["values"] == []
     assert await _changes(sessions) == []
 
 
@@ -286,3 +286,27 @@ async def test_a_line_is_corrected_or_removed_until_the_plan_freezes(
     # the kept line still has its plan
     values = (await client.get(f"{base}/{line}/values/plan", headers=owner)).json()["values"]
     assert len(values) == 12
+
+
+async def test_figures_say_their_currency_and_another_currency_is_refused(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org, url = await _measure(sessions)
+    owner = as_person(org.owner_id)
+    read = await client.get(f"{url}/forecast", headers=owner)
+    body = {"values": [{"period": "2027-01-01", "amount": "100.00"}], "currency": "USD"}
+
+    refused = await client.put(
+        f"{url}/forecast", json=body, headers=owner | {"If-Match": read.headers["etag"]}
+    )
+    saved = await client.put(
+        f"{url}/forecast",
+        json=body | {"currency": "eur"},
+        headers=owner | {"If-Match": read.headers["etag"]},
+    )
+
+    assert read.json()["currency"] == "EUR"
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "currency"]
+    assert "are in EUR (its legal entity's), not USD" in refused.json()["detail"][0]["msg"]
+    assert saved.status_code == 200 and saved.json()["currency"] == "EUR"

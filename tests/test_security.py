@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -259,3 +261,76 @@ async def test_a_burst_of_posts_of_one_link_decides_once_and_audits_every_refusa
     assert codes == [200] + [409] * 19, codes
     assert len(await _refusals(sessions)) == 19
     assert await db_stage(sessions, api.measure_id) is Stage.IDENTIFIED
+
+
+# --- bad numbers and bad text get a clear 422, never a 500 --------------------------------
+
+
+def _with_raw_baseline(payload: dict[str, object], raw: str) -> str:
+    """The payload as JSON text with `raw` written as the baseline amount, as typed."""
+    return json.dumps(payload | {"baseline_amount": "RAW"}).replace('"RAW"', raw)
+
+
+@pytest.mark.parametrize("amount", ["1e20", "1e+308", "100000000000000", "0.00001", "-1e15"])
+async def test_an_amount_that_cannot_be_stored_is_a_422_naming_it(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], amount: str
+) -> None:
+    org = await make_org(sessions)
+    body = json.dumps(measure_payload(org)).replace(
+        '"title"', f'"baseline_amount": {amount}, "title"'
+    )
+
+    answer = await client.post(
+        "/api/measures", content=body, headers={"Content-Type": "application/json"}
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"][0]["loc"] == ["body", "baseline_amount"]
+    assert await _measures(sessions) == 0
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+async def test_nan_and_infinity_are_not_amounts(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], literal: str
+) -> None:
+    org = await make_org(sessions)
+    body = json.dumps(measure_payload(org)).replace(
+        '"title"', f'"baseline_amount": {literal}, "title"'
+    )
+
+    answer = await client.post(
+        "/api/measures", content=body, headers={"Content-Type": "application/json"}
+    )
+
+    assert answer.status_code == 422
+    assert f"{literal} is not a number JSON allows" in answer.json()["detail"][0]["msg"]
+
+
+async def test_a_nul_character_in_text_is_refused_at_every_door(
+    client: httpx.AsyncClient,
+    reader: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    org = await make_org(sessions)
+
+    api = await client.post("/api/measures", json=measure_payload(org, title="bad \u0000 title"))
+    page = await reader.post("/measures/1/lifecycle/cancel", data={"reason": "bad \x00 reason"})
+
+    assert api.status_code == 422
+    assert "NUL character" in api.json()["detail"][0]["msg"]
+    assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
+    assert "NUL character" in page.text
+    assert await _measures(sessions) == 0
+
+
+async def test_a_body_over_the_limit_is_a_413(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org = await make_org(sessions)
+    huge = measure_payload(org, description="x" * 2_000_000)
+
+    answer = await client.post("/api/measures", json=huge)
+
+    assert answer.status_code == 413
+    assert "larger than 1,048,576 bytes" in answer.json()["detail"][0]["msg"]
+    assert await _measures(sessions) == 0

@@ -4,7 +4,6 @@ optimistic concurrency (ETag / If-Match)."""
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Response
@@ -19,7 +18,7 @@ from api.params import RowId
 from models.audit import Actor, Channel
 from models.figures import ImpactLine, MonthlyValue
 from models.measure import Measure
-from models.money import ImpactCategory, Scenario, amount_problem
+from models.money import Amount, ImpactCategory, Scenario, amount_problem
 from models.people import Person
 from models.stages import TERMINAL_STAGES
 from services import access, audit, figures, lifecycle, measures, snapshot
@@ -54,7 +53,7 @@ class LineIn(BaseModel):
 
     category: ImpactCategory
     description: str = Field(min_length=1, max_length=500)
-    annual_potential: Decimal | None = Field(
+    annual_potential: Amount | None = Field(
         default=None, description="Estimated annual potential in the legal entity's currency."
     )
 
@@ -113,7 +112,7 @@ class LineChange(BaseModel):
 
     category: ImpactCategory | None = None
     description: str | None = Field(default=None, min_length=1, max_length=500)
-    annual_potential: Decimal | None = Field(
+    annual_potential: Amount | None = Field(
         default=None, description="Estimated annual potential in the legal entity's currency."
     )
 
@@ -210,13 +209,20 @@ async def remove_line(
 
 class MonthlyAmount(BaseModel):
     period: date = Field(description="The first day of the month.")
-    amount: Decimal
+    amount: Amount
 
 
 class SeriesBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     values: list[MonthlyAmount]
+    currency: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=3,
+        description="The amounts' currency: the legal entity's (ISO 4217). A write may send it "
+        "to be sure; another currency is refused.",
+    )
 
 
 @router.get("", response_model=SeriesBody, responses=ERRORS, summary="A line's monthly values")
@@ -231,8 +237,9 @@ async def read_values(
     async with sessions() as session:
         await _line(session, measure_id, line_id)
         found = await figures.series(session, line_id=line_id, scenario=scenario)
+        currency = await _currency(session, measure_id)
     response.headers["ETag"] = found.etag
-    return _body(found)
+    return _body(found, currency)
 
 
 @router.put(
@@ -261,6 +268,17 @@ async def replace_values(
         measure = await measures.get(session, measure_id=measure_id)
         line = await _line(session, measure_id, line_id)
         await may_edit(session, person, measure)
+        currency = await _currency(session, measure_id)
+        if body.currency is not None and body.currency.upper() != currency:
+            raise InvalidInput(
+                [
+                    FieldProblem(
+                        "currency",
+                        f"this measure's figures are in {currency or 'no currency yet'} "
+                        f"(its legal entity's), not {body.currency.upper()}",
+                    )
+                ]
+            )
         try:
             saved = await figures.replace(
                 session,
@@ -277,7 +295,7 @@ async def replace_values(
             raise HTTPException(412, str(error)) from error
     await lifecycle.figures_changed(temporal, measure_id)
     response.headers["ETag"] = saved.etag
-    return _body(saved)
+    return _body(saved, currency)
 
 
 async def _line(session: AsyncSession, measure_id: int, line_id: int) -> ImpactLine:
@@ -292,7 +310,13 @@ async def may_edit(session: AsyncSession, person: Person, measure: Measure) -> N
         raise HTTPException(403, "only the owner, the portfolio's managers and admins edit figures")
 
 
-def _body(found: figures.Series) -> SeriesBody:
+async def _currency(session: AsyncSession, measure_id: int) -> str | None:
+    """The currency of the measure's legal entity (None while it has none)."""
+    return (await snapshot.load(session, measure_id=measure_id, with_status=False)).currency
+
+
+def _body(found: figures.Series, currency: str | None) -> SeriesBody:
     return SeriesBody(
-        values=[MonthlyAmount(period=p, amount=a) for p, a in sorted(found.values.items())]
+        values=[MonthlyAmount(period=p, amount=a) for p, a in sorted(found.values.items())],
+        currency=currency,
     )

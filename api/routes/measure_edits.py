@@ -49,6 +49,10 @@ async def save_line(
     form = await page_form(request)
     actor = Actor.person(viewer.id, Channel.PAGE)
     try:
+        if any(name.startswith(("verified.", "etag.verified")) for name in form):
+            raise figures.Refused(
+                "verified figures come only from the controller's closure, never from this grid"
+            )
         async with transaction(sessions) as session:
             measure = await measures.get(session, measure_id=measure_id)
             if not await access.sees_measure(session, viewer, measure_id):
