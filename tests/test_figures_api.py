@@ -123,7 +123,7 @@ async def test_wrong_months_and_amounts_are_named_and_nothing_is_written(
     assert both.status_code == 422
     named = {tuple(p["loc"]) for p in both.json()["detail"]}
     assert named == {("body", "values.2031-05-01"), ("body", "values.2027-02-01")}
-    assert (await client.get(f"{url}/forecast", headers=owner)).json() ["values"] == []
+    assert (await client.get(f"{url}/forecast", headers=owner)).json()["values"] == []
     assert await _changes(sessions) == []
 
 
