@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities import names
+from activities.names import FACTS_REFUSED
 from models.criteria import MeasureSnapshot
 from models.policy import GatePolicy
+from models.text import has_nul
 from services import facts, policies, snapshot
 from workflows.contracts import FactBatch, MeasureRef, PortfolioRef
 
@@ -33,5 +37,19 @@ class LifecycleActivities:
 
     @activity.defn(name=names.RECORD_FACTS)
     async def record_facts(self, batch: FactBatch) -> int:
-        """Write the facts not written before, each with its audit event, in one transaction."""
-        return await facts.record(self._sessions, batch)
+        """Write the facts not written before, each with its audit event, in one transaction.
+
+        Facts the database can never hold end the action with FACTS_REFUSED instead of being
+        retried for ever while the measure's lifecycle waits for them."""
+        if has_nul(batch.model_dump()):
+            raise ApplicationError(
+                "text may not contain the NUL character", type=FACTS_REFUSED, non_retryable=True
+            )
+        try:
+            return await facts.record(self._sessions, batch)
+        except DataError as error:
+            raise ApplicationError(
+                f"the database cannot hold these facts ({type(error.orig).__name__})",
+                type=FACTS_REFUSED,
+                non_retryable=True,
+            ) from error

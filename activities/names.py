@@ -5,3 +5,6 @@ LOAD_SNAPSHOT = "load_measure_snapshot"
 LOAD_POLICY = "load_gate_policy"
 RECORD_FACTS = "record_lifecycle_facts"
 NOTIFY = "send_lifecycle_notice"
+
+# The error type of facts the database can never hold: the action ends, nothing is retried.
+FACTS_REFUSED = "FactsRefused"

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-NUL = "\x00"
+from models.text import NUL, has_nul
 
 
 class BodyTooLarge(Exception):
@@ -94,7 +94,7 @@ def body_problem(content_type: str, body: bytes) -> str | None:
             return f"{error.literal} is not a number JSON allows; send amounts as numbers or text"
         except ValueError:
             return None  # not JSON at all: the route answers that itself
-        return "text may not contain the NUL character (\\u0000)" if _has_nul(data) else None
+        return "text may not contain the NUL character (\\u0000)" if has_nul(data) else None
     if "application/x-www-form-urlencoded" in content_type:
         fields = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
         if any(NUL in name or NUL in value for name, value in fields):
@@ -110,16 +110,6 @@ class _NotJson(ValueError):
 
 def _not_json(literal: str) -> Any:
     raise _NotJson(literal)
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return NUL in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -10,6 +10,9 @@ import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from config.settings import Settings
@@ -28,6 +31,7 @@ from tests.factories import (
 from tests.lifecycle_helpers import db_stage, start_measure
 from tests.link_helpers import confirm, email_to, links_in, open_link, sign_in
 from tests.support import CapturingSmtp
+from workflows.contracts import Decide
 
 PASSWORD = "a long enough password"
 
@@ -334,3 +338,51 @@ async def test_a_body_over_the_limit_is_a_413(
     assert answer.status_code == 413
     assert "larger than 1,048,576 bytes" in answer.json()["detail"][0]["msg"]
     assert await _measures(sessions) == 0
+
+
+# --- a measure is never wedged by its input -----------------------------------------------
+
+
+async def test_text_the_database_cannot_hold_ends_that_action_and_not_the_measure(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    worker: object,
+) -> None:
+    api, org = await start_measure(sessions, temporal_env, settings, client, submitted=True)
+    handle = temporal_env.client.get_workflow_handle(f"measure-{api.measure_id}")
+    # Past every door's check, straight to the workflow, as a script with Temporal access could.
+    bad = Decide(by=org.sponsor_id, approve=False, comment="bad \x00 comment")
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await asyncio.wait_for(handle.execute_update("decide_gate", bad), timeout=30)
+
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert "NUL character" in refused.value.cause.message
+    assert (await api.view())["gate"]["pending"] == ["sponsor"]  # nothing changed
+    assert (await api.decide(org.sponsor_id)).status_code == 200  # and the measure goes on
+    assert await db_stage(sessions, api.measure_id) is Stage.IDENTIFIED
+
+
+async def test_a_lost_worker_costs_seconds_not_half_a_minute(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    worker: object,
+) -> None:
+    api, _ = await start_measure(sessions, temporal_env, settings, client, submitted=True)
+    handle = temporal_env.client.get_workflow_handle(f"measure-{api.measure_id}")
+
+    timeouts = {
+        event.activity_task_scheduled_event_attributes.activity_type.name: (
+            event.activity_task_scheduled_event_attributes.start_to_close_timeout.ToSeconds()
+        )
+        async for event in handle.fetch_history_events()
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    }
+
+    # A database activity that a killed worker held is retried elsewhere after this long.
+    for name in ("load_measure_snapshot", "load_gate_policy", "record_lifecycle_facts"):
+        assert timeouts[name] <= 10, (name, timeouts[name])

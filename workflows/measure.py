@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     import activities.names as names
@@ -70,8 +70,9 @@ RULE = "RuleViolation"  # 422: a rule (segregation of duties, comment required, 
 UNMET = "UnmetCriteria"  # 422: the gate's criteria are not met (details: SubmitRefused)
 FIGURES = "InvalidFigures"  # 422: verified figures are wrong (details: list of problems)
 
-# Database facts must land: retry until the database is back.
-DB_TIMEOUT = timedelta(seconds=30)
+# Database facts must land: retry until the database is back. A database activity takes
+# milliseconds; the timeout is what a lost worker costs before another one retries it.
+DB_TIMEOUT = timedelta(seconds=10)
 DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 # Email never blocks or fails the lifecycle: retry with backoff for as long as it takes.
 EMAIL_RETRY = RetryPolicy(
@@ -697,14 +698,23 @@ class MeasureWorkflow:
         )
 
     async def _record(self, records: list[FactRecord]) -> None:
+        """Write the facts; the lifecycle moves on only once they are written. Facts the
+        database can never hold refuse the action (RULE) and change nothing: a measure is never
+        wedged by what someone typed."""
         kinds = ", ".join(r.fact.kind.replace("_", " ") for r in records)
-        await workflow.execute_activity(
-            names.RECORD_FACTS,
-            FactBatch(measure_id=self.s.measure_id, at=workflow.now(), records=records),
-            summary=f"Record: {kinds}",
-            start_to_close_timeout=DB_TIMEOUT,
-            retry_policy=DB_RETRY,
-        )
+        try:
+            await workflow.execute_activity(
+                names.RECORD_FACTS,
+                FactBatch(measure_id=self.s.measure_id, at=workflow.now(), records=records),
+                summary=f"Record: {kinds}",
+                start_to_close_timeout=DB_TIMEOUT,
+                retry_policy=DB_RETRY,
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type == names.FACTS_REFUSED:
+                raise _rule(cause.message) from error
+            raise
 
     async def _notify(self, notice: Notice) -> None:
         await self._email(
