@@ -38,6 +38,7 @@ from api.routes import (
     portfolio_roles,
     rates,
 )
+from api.security_headers import SecurityHeaders
 from config.settings import Environment, Settings, get_settings
 from services.db import create_engine, session_factory
 from services.temporal_client import connect
@@ -90,6 +91,7 @@ def create_app(
     app.state.sign_in_limiter = FailureLimiter(settings.link_failures_per_minute)
 
     app.add_middleware(RequestGuard, max_bytes=settings.max_request_bytes)
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)
     app.include_router(account.router)

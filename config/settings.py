@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("change-me")
     # How long a signed link in an email works (it also stops when used or no longer relevant).
     link_ttl_days: int = Field(default=7, ge=1, le=90)
+    # The proxies in front of the api whose X-Forwarded-For / -Proto the api believes (comma-
+    # separated addresses or networks, e.g. "10.0.0.5" or "10.0.0.0/24"); none by default, so
+    # the rate limits count the address that actually connected.
+    trusted_proxies: str = ""
     # The largest request body the web app reads (413 beyond).
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
     # Bad link tokens one client may try per minute before it gets 429.

@@ -71,6 +71,42 @@ def _seen() -> Any:
     return _exists().where(_seen_by(bindparam("person_id")))
 
 
+async def sees_portfolio(session: AsyncSession, person: Person, portfolio_id: int) -> bool:
+    """Admins, the portfolio's managers and steering committee, and whoever owns, sponsors or
+    controls one of its measures see the portfolio's gate policy."""
+    if person.is_admin:
+        return True
+    pid = person.id or 0
+    steers = await session.exec(  # type: ignore[call-overload]
+        union(
+            select(PortfolioManager.portfolio_id).where(
+                PortfolioManager.person_id == pid, PortfolioManager.portfolio_id == portfolio_id
+            ),
+            select(SteeringMember.portfolio_id).where(
+                SteeringMember.person_id == pid, SteeringMember.portfolio_id == portfolio_id
+            ),
+        )
+    )
+    if steers.first() is not None:
+        return True
+    holds_a_role = await session.exec(
+        select(Measure.id)
+        .join(MeasurePackage, col(MeasurePackage.id) == Measure.package_id)
+        .join(Project, col(Project.id) == MeasurePackage.project_id)
+        .join(Program, col(Program.id) == Project.program_id)
+        .where(
+            col(Program.portfolio_id) == portfolio_id,
+            or_(
+                col(Measure.owner_id) == pid,
+                col(Measure.sponsor_id) == pid,
+                col(Measure.controller_id) == pid,
+            ),
+        )
+        .limit(1)
+    )
+    return holds_a_role.first() is not None
+
+
 async def manages_portfolio(session: AsyncSession, person: Person, portfolio_id: int) -> bool:
     """Admins and the portfolio's managers set its policy and create its measures."""
     if person.is_admin:

@@ -6,6 +6,7 @@ sessions and tokens stop working at once, because every request looks the person
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from functools import cache
 from typing import Any
@@ -40,7 +41,9 @@ async def check_password(session: AsyncSession, *, email: str, password: str) ->
         await session.exec(select(Person).where(Person.email == email.strip().lower()))
     ).first()
     stored = person.password_hash if person and person.password_hash else _DUMMY_HASH
-    valid = _hasher.verify(password, stored)
+    # Argon2 takes tens of milliseconds of CPU by design: off the event loop, so the other
+    # requests (and /healthz) do not wait for it.
+    valid = await asyncio.to_thread(_hasher.verify, password, stored)
     if person is None or not person.active or not person.password_hash or not valid:
         return None
     return person

@@ -9,6 +9,7 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
@@ -148,3 +149,24 @@ async def terminated_after(handles: list[WorkflowHandle]) -> AsyncIterator[list[
         for handle in handles:
             with contextlib.suppress(Exception):
                 await handle.terminate("test finished")
+
+
+@asynccontextmanager
+async def served(app: Any, port: int, **options: Any) -> AsyncIterator[str]:
+    """`app` served over real HTTP by uvicorn on `port` (with uvicorn `options`); its URL."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", **options
+    )
+    running = uvicorn.Server(config)
+    task = asyncio.create_task(running.serve())
+    while not running.started:
+        if task.done():
+            task.result()  # raise what stopped it
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        running.should_exit = True
+        await task

@@ -7,14 +7,12 @@ browser that is there (it downloads nothing). Skipped, saying why, where Chromiu
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 import pytest_asyncio
-import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -29,7 +27,7 @@ from tests.conftest import READER_PASSWORD
 from tests.factories import complete_measure, make_org, start_lifecycle, with_passwords
 from tests.lifecycle_helpers import db_stage
 from tests.link_helpers import email_to, links_in
-from tests.support import CapturingSmtp, free_port
+from tests.support import CapturingSmtp, free_port, served
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # The flags this machine needs: no sandbox as root, nothing reaching out to Google's services.
@@ -64,16 +62,8 @@ async def server(
 ) -> AsyncIterator[str]:
     """The app served over real HTTP on a free port, as uvicorn serves it in production."""
     app = create_app(settings, engine=engine, temporal=temporal_env.client)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    running = uvicorn.Server(config)
-    task = asyncio.create_task(running.serve())
-    while not running.started:
-        if task.done():
-            task.result()  # raise what stopped it
-        await asyncio.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    await task
+    async with served(app, port) as url:
+        yield url
 
 
 async def test_sign_in_edit_a_figure_submit_and_approve_by_email_link(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import httpx
 import pytest
@@ -15,11 +16,13 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from api.app import create_app
 from config.settings import Settings
 from models.audit import AuditEvent
 from models.gates import GateDecisionRecord
 from models.measure import Measure
 from models.stages import Stage
+from services import accounts
 from tests.factories import (
     add_person,
     as_person,
@@ -30,7 +33,8 @@ from tests.factories import (
 )
 from tests.lifecycle_helpers import db_stage, start_measure
 from tests.link_helpers import confirm, email_to, links_in, open_link, sign_in
-from tests.support import CapturingSmtp
+from tests.support import CapturingSmtp, free_port, served
+from valuegate.cli import uvicorn_options
 from workflows.contracts import Decide
 
 PASSWORD = "a long enough password"
@@ -386,3 +390,117 @@ async def test_a_lost_worker_costs_seconds_not_half_a_minute(
     # A database activity that a killed worker held is retried elsewhere after this long.
     for name in ("load_measure_snapshot", "load_gate_policy", "record_lifecycle_facts"):
         assert timeouts[name] <= 10, (name, timeouts[name])
+
+
+# --- the web layer -------------------------------------------------------------------------
+
+
+async def test_pages_take_nothing_from_the_host_header(browser: httpx.AsyncClient) -> None:
+    page = await browser.get("/sign-in", headers={"Host": "evil.example"})
+
+    assert page.status_code == 200
+    assert "evil.example" not in page.text
+    assert 'href="/static/app.css"' in page.text
+
+
+async def test_every_answer_forbids_framing_and_foreign_content(
+    reader: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    for answer in (
+        await reader.get("/measures"),
+        await reader.get("/sign-in"),
+        await reader.get("/nowhere"),
+        await client.get("/api/measures"),
+    ):
+        policy = answer.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy
+        assert "script-src" not in policy  # pages run no script at all
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+    docs = await reader.get("/docs")
+    assert "frame-ancestors 'none'" in docs.headers["content-security-policy"]
+
+
+async def test_concurrent_wrong_passwords_are_limited_like_consecutive_ones(
+    browser: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    await add_person(sessions, email="wendy.wrong@acme.example", name="Wendy", password=PASSWORD)
+    page = await browser.get("/sign-in")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    form = {"csrf": csrf.group(1), "email": "wendy.wrong@acme.example", "password": "wrong"}
+
+    answers = await asyncio.gather(*(browser.post("/sign-in", data=form) for _ in range(30)))
+
+    codes = sorted(a.status_code for a in answers)
+    allowed = settings.link_failures_per_minute
+    assert codes == [401] * allowed + [429] * (30 - allowed), codes
+
+
+async def test_password_hashing_leaves_the_event_loop_free(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_person(sessions, email="hugo.hash@acme.example", name="Hugo", password=PASSWORD)
+    turns = 0
+    checking = True
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while checking:
+            turns += 1
+            await asyncio.sleep(0)
+
+    counter = asyncio.create_task(count_turns())
+    async with sessions() as session:
+        person = await accounts.check_password(
+            session, email="hugo.hash@acme.example", password=PASSWORD
+        )
+    checking = False
+    await counter
+
+    assert person is not None
+    # Argon2 on the loop would have held it for the whole check: the counter would not turn.
+    assert turns > 10
+
+
+async def test_forwarded_addresses_count_only_from_trusted_proxies(
+    settings: Settings, engine: object, temporal_env: WorkflowEnvironment
+) -> None:
+    assert uvicorn_options(settings) == {"proxy_headers": False}
+    trusting = settings.model_copy(update={"trusted_proxies": "10.0.0.5"})
+    assert uvicorn_options(trusting) == {"proxy_headers": True, "forwarded_allow_ips": "10.0.0.5"}
+
+    port = free_port()
+    local = settings.model_copy(update={"public_base_url": f"http://127.0.0.1:{port}"})
+    app = create_app(local, engine=engine, temporal=temporal_env.client)  # type: ignore[arg-type]
+    async with (
+        served(app, port, **uvicorn_options(settings)) as url,
+        httpx.AsyncClient(base_url=url) as http,
+    ):
+        page = (await http.get("/sign-in")).text
+        codes = []
+        for n in range(settings.link_failures_per_minute + 1):
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+            assert csrf is not None
+            form = {"csrf": csrf.group(1), "email": "nobody@acme.example", "password": "x"}
+            answer = await http.post(
+                "/sign-in", data=form, headers={"X-Forwarded-For": f"203.0.113.{n}"}
+            )
+            codes.append(answer.status_code)
+            page = answer.text  # the form again, with a fresh CSRF value
+    # A client on this machine cannot pose as many addresses to dodge the limit.
+    assert codes[-1] == 429, codes
+
+
+async def test_a_portfolios_gate_policy_is_for_those_who_see_the_portfolio(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    mine, other = await make_org(sessions), await make_org(sessions, tag=".b")
+    assert (await client.post("/api/measures", json=measure_payload(mine))).status_code == 201
+    owner = as_person(mine.owner_id)
+
+    own = await client.get(f"/api/portfolios/{mine.portfolio_id}/gate-policy", headers=owner)
+    foreign = await client.get(f"/api/portfolios/{other.portfolio_id}/gate-policy", headers=owner)
+
+    assert own.status_code == 200
+    assert foreign.status_code == 404

@@ -9,6 +9,7 @@ import os
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
@@ -89,6 +90,15 @@ def _at_least_one(value: str) -> int:
     return number
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves the api: forwarded headers believed only from the trusted proxies
+    (uvicorn itself would believe any client on 127.0.0.1)."""
+    trusted = settings.trusted_proxies.strip()
+    if not trusted:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted}
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "dev":
         from valuegate import dev
@@ -125,7 +135,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         from api.app import create_app
 
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, workers=None)
+        uvicorn.run(
+            create_app(settings), **uvicorn_options(settings), host=args.host, port=args.port
+        )
         return 0
     if args.command == "worker":
         from valuegate import worker

@@ -38,18 +38,19 @@ async def sign_in(request: Request, sessions: SessionsDep, settings: SettingsDep
     target = _local(str(form.get("next", "/measures")))
     limiter: FailureLimiter = request.app.state.sign_in_limiter
     client = request.client.host if request.client else "unknown"
-    if await limiter.exhausted(client):
-        return _sign_in_form(
-            request, target, "Too many failed attempts: wait a minute.", email, status=429
-        )
     guard: FormGuard = request.app.state.form_guard
     if (why := guard.problem(request, SIGN_IN, str(form.get("csrf", "")))) is not None:
         return _sign_in_form(request, target, f"{why.capitalize()}; try again.", email, 403)
-    async with sessions() as session:
-        person = await accounts.check_password(session, email=email, password=password)
-    if person is None:
-        await limiter.hit(client)
-        return _sign_in_form(request, target, "The email or the password is wrong.", email, 401)
+    async with limiter.turn(client) as may_try:
+        if not may_try:
+            return _sign_in_form(
+                request, target, "Too many failed attempts: wait a minute.", email, status=429
+            )
+        async with sessions() as session:
+            person = await accounts.check_password(session, email=email, password=password)
+        if person is None:
+            await limiter.hit(client)
+            return _sign_in_form(request, target, "The email or the password is wrong.", email, 401)
     token = await accounts.start_session(sessions, person)
     response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
     response.set_cookie(

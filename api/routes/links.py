@@ -176,14 +176,15 @@ async def _usable(
     tokens count against the client; a post on a spent link is recorded."""
     client = _client(request)
     limiter: FailureLimiter = request.app.state.link_limiter
-    if await limiter.exhausted(client):
-        return _too_many(request)
-    link, context, state = await _load(sessions, token)
+    async with limiter.turn(client) as may_try:
+        if not may_try:
+            return _too_many(request)
+        link, context, state = await _load(sessions, token)
+        if link is None:
+            await limiter.hit(client)
     if context is not None:
         return context
-    if link is None:
-        await limiter.hit(client)
-    elif posted:
+    if link is not None and posted:
         await links.refused(sessions, link, f"the link was {state.value}")
     return _problem(request, state, link)
 

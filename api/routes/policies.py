@@ -11,6 +11,7 @@ from models.audit import Actor, Channel
 from models.policy import GatePolicy
 from services import access, policies
 from services.db import transaction
+from services.errors import NotFound
 
 router = APIRouter(
     responses=SIGNED_IN, prefix="/api/portfolios/{portfolio_id}/gate-policy", tags=["gate policy"]
@@ -26,6 +27,9 @@ router = APIRouter(
 async def current_policy(
     portfolio_id: RowId, person: CurrentPerson, session: SessionDep
 ) -> GatePolicy:
+    # A portfolio one may not see answers 404, as if it did not exist.
+    if not await access.sees_portfolio(session, person, portfolio_id):
+        raise NotFound(f"portfolio {portfolio_id}")
     return await policies.current(session, portfolio_id=portfolio_id)
 
 
