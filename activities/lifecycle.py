@@ -14,7 +14,7 @@ from models.criteria import MeasureSnapshot
 from models.policy import GatePolicy
 from models.text import has_nul
 from services import facts, policies, snapshot
-from workflows.contracts import FactBatch, MeasureRef, PortfolioRef
+from workflows.contracts import FactBatch, FactsRecorded, MeasureRef, PortfolioRef
 
 
 class LifecycleActivities:
@@ -36,7 +36,7 @@ class LifecycleActivities:
             return await policies.current(session, portfolio_id=ref.portfolio_id)
 
     @activity.defn(name=names.RECORD_FACTS)
-    async def record_facts(self, batch: FactBatch) -> int:
+    async def record_facts(self, batch: FactBatch) -> FactsRecorded:
         """Write the facts not written before, each with its audit event, in one transaction.
 
         Facts the database can never hold end the action with FACTS_REFUSED instead of being

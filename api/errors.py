@@ -16,6 +16,7 @@ from fastapi.exception_handlers import http_exception_handler, request_validatio
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from api.auth import SignInRequired
 from api.templating import plain_error, templates
@@ -76,6 +77,21 @@ def refusal_text(error: LifecycleRefused) -> str:
     return text
 
 
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app serves at the request's path (HEAD aside)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+
+
 def _sentence(text: str) -> str:
     text = text.strip()
     if not text:
@@ -106,11 +122,17 @@ def install(app: FastAPI) -> None:
                 {"loc": ["body"], "msg": "the body is not valid JSON", "type": "json_invalid"}
             ]
             return JSONResponse(status_code=422, content={"detail": detail})
+        if error.status_code == 405:
+            # Starlette names the methods of the first route on the path only; list them all.
+            allow = ", ".join(allowed_methods(request))
+            error.headers = {**(error.headers or {}), "Allow": allow}
         if wants_page(request):
             text = _detail(error.detail)
             if text == HTTPStatus(error.status_code).phrase:  # Starlette's own, e.g. "Not Found"
                 text = _default(error.status_code)
-            return error_page(request, error.status_code, text)
+            page = error_page(request, error.status_code, text)
+            page.headers.update(error.headers or {})
+            return page
         return await http_exception_handler(request, error)
 
     @app.exception_handler(RequestValidationError)

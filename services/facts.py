@@ -20,10 +20,12 @@ from models.stages import Stage
 from services import audit, links
 from services.db import transaction
 from workflows.contracts import (
+    AuditAnchor,
     ClosureConfirmed,
     EscalationFired,
     FactBatch,
     FactRecord,
+    FactsRecorded,
     GateClosed,
     GateDecided,
     GateSubmitted,
@@ -31,8 +33,9 @@ from workflows.contracts import (
 )
 
 
-async def record(sessions: async_sessionmaker[AsyncSession], batch: FactBatch) -> int:
-    """Write the batch's facts that are not yet written; returns how many were new."""
+async def record(sessions: async_sessionmaker[AsyncSession], batch: FactBatch) -> FactsRecorded:
+    """Write the batch's facts that are not yet written: how many were new, and the audit
+    trail's head after them (the anchor the workflow's history keeps)."""
     for _ in range(3):
         try:
             async with transaction(sessions) as session:
@@ -43,7 +46,7 @@ async def record(sessions: async_sessionmaker[AsyncSession], batch: FactBatch) -
     raise RuntimeError(f"could not record lifecycle facts of measure {batch.measure_id}")
 
 
-async def _record(session: AsyncSession, batch: FactBatch) -> int:
+async def _record(session: AsyncSession, batch: FactBatch) -> FactsRecorded:
     known = set(
         (
             await session.exec(
@@ -53,7 +56,7 @@ async def _record(session: AsyncSession, batch: FactBatch) -> int:
     )
     new = [r for r in batch.records if r.key not in known]
     if not new:
-        return 0
+        return FactsRecorded(written=0)
     # Core statements, not the ORM's unit of work: every lifecycle step writes here.
     # The ledger rows go first: a concurrent attempt that wrote them already fails here.
     await session.exec(
@@ -69,8 +72,9 @@ async def _record(session: AsyncSession, batch: FactBatch) -> int:
         ],
     )
     trail = [await _apply(session, batch, item) for item in new]
-    await audit.append(session, trail)
-    return len(new)
+    events = await audit.append(session, trail)
+    head = events[-1]
+    return FactsRecorded(written=len(new), anchor=AuditAnchor(event_id=head.id, hash=head.hash))
 
 
 async def _apply(session: AsyncSession, batch: FactBatch, item: FactRecord) -> audit.Entry:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowUpdateFailedError
@@ -18,11 +21,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from config.settings import Settings
-from models.audit import AuditEvent
+from models.audit import AuditEvent, AuditHead
 from models.gates import GateDecisionRecord
 from models.measure import Measure
 from models.stages import Stage
-from services import accounts
+from services import accounts, audit
+from services.db import transaction
 from tests.factories import (
     add_person,
     as_person,
@@ -34,6 +38,7 @@ from tests.factories import (
 from tests.lifecycle_helpers import db_stage, start_measure
 from tests.link_helpers import confirm, email_to, links_in, open_link, sign_in
 from tests.support import CapturingSmtp, free_port, served
+from valuegate import audit_anchors
 from valuegate.cli import uvicorn_options
 from workflows.contracts import Decide
 
@@ -504,3 +509,59 @@ async def test_a_portfolios_gate_policy_is_for_those_who_see_the_portfolio(
 
     assert own.status_code == 200
     assert foreign.status_code == 404
+
+
+# --- the trail cannot be cut short without trace ------------------------------------------
+
+
+async def test_a_trail_cut_short_and_resealed_is_caught_by_the_anchors_in_temporal(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    worker: object,
+) -> None:
+    api, org = await start_measure(sessions, temporal_env, settings, client, submitted=True)
+    assert (await api.decide(org.sponsor_id)).status_code == 200
+    handle = temporal_env.client.get_workflow_handle(f"measure-{api.measure_id}")
+
+    async def check() -> tuple[int, list[str]]:
+        async def this_measure() -> AsyncIterator[Any]:
+            yield handle
+
+        async with sessions() as session:
+            checked, problems = await audit_anchors.check(
+                session, temporal_env.client, this_measure()
+            )
+        return checked, [p.problem for p in problems]
+
+    checked, problems = await check()
+    assert checked >= 2 and problems == []  # submission and decision, each anchored
+
+    # An attacker with database access drops the events from the decision on and moves the
+    # head back to the one before.
+    decision = [anchor async for anchor in audit_anchors.anchors_in(temporal_env.client, handle)][
+        -1
+    ]
+    async with transaction(sessions) as session:
+        keep = decision.event_id - 1
+        kept = (await session.exec(select(AuditEvent).where(AuditEvent.id == keep))).one()
+        await session.exec(delete(AuditEvent).where(col(AuditEvent.id) > keep))
+        await session.exec(update(AuditHead).values(last_event_id=kept.id, last_hash=kept.hash))
+
+    async with sessions() as session:
+        assert await audit.verify_chain(session) == []  # the chain alone looks intact
+    _, problems = await check()
+    assert any("is missing, though" in p for p in problems), problems
+
+
+async def test_a_method_not_allowed_names_every_method_the_path_takes(
+    client: httpx.AsyncClient, reader: httpx.AsyncClient
+) -> None:
+    api = await client.options("/api/business-units")
+    one = await client.delete("/api/measures/1/checklist")
+    page = await reader.put("/measures")
+
+    assert (api.status_code, api.headers["allow"]) == (405, "GET, POST")
+    assert (one.status_code, one.headers["allow"]) == (405, "GET")
+    assert page.status_code == 405 and page.headers["allow"] == "GET"

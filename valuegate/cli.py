@@ -63,7 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--email", required=True)
     token.add_argument("--name", default="command line", help="what the token is for")
 
-    commands.add_parser("audit-verify", help="check the audit trail's hash chain")
+    verify = commands.add_parser(
+        "audit-verify",
+        help="check the audit trail's hash chain, and against its anchors in Temporal",
+    )
+    verify.add_argument(
+        "--no-temporal",
+        action="store_true",
+        help="check the chain alone, without the anchors in the measures' histories",
+    )
     return parser
 
 
@@ -160,7 +168,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "api-token":
         return asyncio.run(_api_token(settings, args.email, args.name))
     if args.command == "audit-verify":
-        return asyncio.run(_audit_verify(settings))
+        return asyncio.run(_audit_verify(settings, with_temporal=not args.no_temporal))
     raise AssertionError(args.command)
 
 
@@ -257,14 +265,22 @@ async def _api_token(settings: Settings, email: str, name: str) -> int:
     return 0
 
 
-async def _audit_verify(settings: Settings) -> int:
+async def _audit_verify(settings: Settings, *, with_temporal: bool = True) -> int:
     from services import audit
     from services.db import create_engine, session_factory
+    from services.temporal_client import connect
+    from valuegate import audit_anchors
 
     engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine)() as session:
             problems = await audit.verify_chain(session)
+            if with_temporal:
+                client = await connect(settings)
+                handles = audit_anchors.every_measure(client)
+                checked, wrong = await audit_anchors.check(session, client, handles)
+                problems += wrong
+                print(f"checked {checked} anchors in the measures' Temporal histories")
     finally:
         await engine.dispose()
     for problem in problems:

@@ -214,6 +214,20 @@ class FactBatch(BaseModel):
     records: list[FactRecord]
 
 
+class AuditAnchor(BaseModel):
+    """The audit trail's head right after a batch of lifecycle facts was written: recorded in
+    the measure's Temporal history (as the activity's result), out of reach of anyone who can
+    only rewrite the database, so `valuegate audit-verify` can tell a trail cut short."""
+
+    event_id: int
+    hash: str
+
+
+class FactsRecorded(BaseModel):
+    written: int
+    anchor: AuditAnchor | None = None  # None when every fact had been written before
+
+
 class NoticeKind(StrEnum):
     APPROVAL_REQUEST = "approval_request"
     DECISION_OUTCOME = "decision_outcome"
