@@ -92,6 +92,24 @@ IDENTIFIED_CRITERIA = [
 DETAILED_CRITERIA = [Criterion.BASELINE, Criterion.PLAN_PHASED, Criterion.MILESTONES_PLANNED]
 
 
+class LinkSignIn(BaseModel):
+    """When an emailed decision link opens the decision only after its person has signed in:
+    a step-up where the stakes are high. Otherwise a link acts on its own, for its person."""
+
+    closure: bool = Field(default=False, description="The controller's verify link.")
+    at_or_above: Decimal | None = Field(
+        default=None,
+        ge=0,
+        description="Gates of measures whose planned annual EBITDA effect is at least this.",
+    )
+
+    def required(self, *, closure: bool, annual_ebitda: Decimal) -> bool:
+        """Whether a link on such a gate needs its person signed in."""
+        if closure and self.closure:
+            return True
+        return self.at_or_above is not None and annual_ebitda >= self.at_or_above
+
+
 class GatePolicy(BaseModel):
     """The rules a gate runs under; `version` 0 is the built-in default."""
 
@@ -100,6 +118,7 @@ class GatePolicy(BaseModel):
     steering_threshold: Decimal = Decimal(1_000_000)
     closure_tolerance: Decimal = Field(default=Decimal("0.05"), ge=0, le=1)
     escalation: EscalationTimings = EscalationTimings()
+    link_sign_in: LinkSignIn = LinkSignIn()
 
     @model_validator(mode="after")
     def _every_gate_has_a_rule(self) -> GatePolicy:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+import sqlmodel
 from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.audit import Actor
-from models.gates import GatePolicyVersion
-from models.organization import Portfolio
+from models.gates import Gate, GatePolicyVersion
+from models.measure import Measure
+from models.organization import MeasurePackage, Portfolio, Program, Project
 from models.policy import GatePolicy, default_policy
 from services import audit
 from services.errors import NotFound
@@ -26,6 +28,42 @@ async def current(session: AsyncSession, *, portfolio_id: int) -> GatePolicy:
     if found.document is not None:
         return GatePolicy.model_validate(found.document | {"version": found.version})
     return default_policy(found.steering_threshold)
+
+
+async def of_gate(session: AsyncSession, *, measure_id: int, gate_round: int) -> GatePolicy:
+    """The policy a measure's gate opened under (an open gate keeps its version)."""
+    version, portfolio_id, threshold = (
+        await session.exec(_of_gate(), params={"measure_id": measure_id, "round": gate_round})
+    ).one()
+    if version == 0:
+        return default_policy(threshold)
+    stored = (
+        await session.exec(
+            sqlmodel.select(GatePolicyVersion).where(
+                col(GatePolicyVersion.portfolio_id) == portfolio_id,
+                col(GatePolicyVersion.version) == version,
+            )
+        )
+    ).one()
+    document = stored.document
+    return GatePolicy.model_validate(document | {"version": version})
+
+
+@cache
+def _of_gate() -> Any:
+    return (
+        select(
+            col(Gate.policy_version), col(Program.portfolio_id), col(Portfolio.steering_threshold)
+        )
+        .join(Measure, col(Measure.id) == col(Gate.measure_id))
+        .join(MeasurePackage, col(MeasurePackage.id) == col(Measure.package_id))
+        .join(Project, col(Project.id) == col(MeasurePackage.project_id))
+        .join(Program, col(Program.id) == col(Project.program_id))
+        .join(Portfolio, col(Portfolio.id) == col(Program.portfolio_id))
+        .where(
+            col(Gate.measure_id) == bindparam("measure_id"), col(Gate.round) == bindparam("round")
+        )
+    )
 
 
 @cache

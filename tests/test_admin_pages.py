@@ -193,6 +193,17 @@ async def test_a_new_policy_version_from_the_policy_page(
     assert str(policy.steering_threshold) == "250000"
     assert policy.escalation.remind_after == timedelta(seconds=43.2)
     assert policy.escalation.stage_sla == timedelta(days=14)
+    assert (policy.link_sign_in.closure, policy.link_sign_in.at_or_above) == (False, None)
+
+    stepped_up = form | {"link_sign_in_closure": "on", "link_sign_in_at_or_above": "500000"}
+    assert (await reader.post(path, data=stepped_up)).status_code == 303
+    async with sessions() as session:
+        policy = await policies.current(session, portfolio_id=tree.portfolio_id)
+    assert policy.version == 2
+    assert (policy.link_sign_in.closure, str(policy.link_sign_in.at_or_above)) == (True, "500000")
+    page = await reader.get(path)
+    assert 'name="link_sign_in_closure" checked' in page.text
+    assert 'name="link_sign_in_at_or_above" inputmode="decimal" value="500000"' in page.text
 
 
 async def test_portfolio_roles_from_the_admin_page(

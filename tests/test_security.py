@@ -565,3 +565,62 @@ async def test_a_method_not_allowed_names_every_method_the_path_takes(
     assert (api.status_code, api.headers["allow"]) == (405, "GET, POST")
     assert (one.status_code, one.headers["allow"]) == (405, "GET")
     assert page.status_code == 405 and page.headers["allow"] == "GET"
+
+
+async def test_the_gate_policy_can_make_a_closure_link_wait_for_its_person_to_sign_in(
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    second_browser: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    smtp: CapturingSmtp,
+    worker: object,
+) -> None:
+    api, org = await start_measure(
+        sessions, temporal_env, settings, client, stage=Stage.IMPLEMENTED, implemented=True
+    )
+    path = f"/api/portfolios/{org.portfolio_id}/gate-policy"
+    policy = (await client.get(path)).json() | {"link_sign_in": {"closure": True}}
+    assert (await client.put(path, json=policy)).status_code == 201, policy
+    assert (await api.submit(org.owner_id)).status_code == 201
+    verify = links_in(await email_to(smtp, "cleo.controller@", "Verify"))["Verify figures"]
+
+    anonymous, _ = await open_link(browser, verify)
+    posted = await confirm(browser, verify, "any", evidence_ref="GL")
+    await with_passwords(sessions, org, PASSWORD)
+    await sign_in(second_browser, "cleo.controller@acme.example", PASSWORD)
+    signed_in, csrf = await open_link(second_browser, verify)
+
+    for refused in (anonymous, posted):
+        assert refused.status_code == 403
+        assert "Please sign in as Cleo Controller first" in refused.text
+    assert "the gate policy asks the link&#39;s person to sign in first" not in posted.text
+    assert await _refusals(sessions) == ["the gate policy asks the link's person to sign in first"]
+    assert signed_in.status_code == 200 and csrf  # the verification form, for her
+    assert await db_stage(sessions, api.measure_id) is Stage.IMPLEMENTED
+
+
+async def test_gates_at_or_above_an_amount_can_need_the_approver_signed_in(
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    smtp: CapturingSmtp,
+    worker: object,
+) -> None:
+    api, org = await start_measure(sessions, temporal_env, settings, client)
+    path = f"/api/portfolios/{org.portfolio_id}/gate-policy"
+    policy = (await client.get(path)).json()
+    large = policy | {"link_sign_in": {"at_or_above": "100000"}}  # the measure plans 120,000
+    assert (await client.put(path, json=large)).status_code == 201
+    assert (await api.submit(org.owner_id)).status_code == 201
+    approve = links_in(await email_to(smtp, "sam.sponsor@", "Decision needed"))["Approve"]
+
+    answer, _ = await open_link(browser, approve)
+
+    assert answer.status_code == 403 and "Please sign in as Sam Sponsor first" in answer.text
+    # A policy published after the gate opened changes nothing for it: the gate keeps its own.
+    assert (await client.put(path, json=policy)).status_code == 201
+    assert (await open_link(browser, approve))[0].status_code == 403

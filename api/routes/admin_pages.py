@@ -266,6 +266,12 @@ async def publish_policy(
                 "steering_threshold": _decimal(form, "steering_threshold"),
                 "closure_tolerance": _decimal(form, "closure_tolerance"),
                 "escalation": timings,
+                "link_sign_in": {
+                    "closure": form.get("link_sign_in_closure") == "on",
+                    "at_or_above": _decimal(form, "link_sign_in_at_or_above")
+                    if form.get("link_sign_in_at_or_above", "").strip()
+                    else None,
+                },
             }
         )
         published = await policies.publish(

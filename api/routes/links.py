@@ -27,7 +27,7 @@ from models.links import LinkAction, LinkState, SignedLink
 from models.measure import Measure
 from models.money import Scenario
 from models.people import Person
-from services import accounts, briefing, lifecycle, links
+from services import accounts, briefing, lifecycle, links, policies
 from services.briefing import Briefing
 from workflows.contracts import ConfirmClosure, Decide, LifecycleView
 from workflows.measure import MeasureWorkflow
@@ -84,8 +84,8 @@ async def show(token: str, request: Request, sessions: SessionsDep) -> HTMLRespo
     context = await _usable(request, sessions, token)
     if isinstance(context, HTMLResponse):
         return context
-    if (other := await _someone_else(request, sessions, context)) is not None:
-        return _not_yours(request, context, other)
+    if (barred := await _not_for_this_browser(request, sessions, context)) is not None:
+        return barred[1]
     return _form(request, context)
 
 
@@ -98,9 +98,10 @@ async def act(
     if isinstance(context, HTMLResponse):
         return context
     link = context.link
-    if (other := await _someone_else(request, sessions, context)) is not None:
-        await links.refused(sessions, link, f"posted from a browser signed in as person:{other.id}")
-        return _not_yours(request, context, other)
+    if (barred := await _not_for_this_browser(request, sessions, context)) is not None:
+        reason, page = barred
+        await links.refused(sessions, link, reason)
+        return page
     form = await request.form()
     guard: FormGuard = request.app.state.form_guard
     why = guard.problem(request, link.id or 0, str(form.get("csrf", "")))
@@ -212,15 +213,54 @@ async def _load(
     return link, Context(link=link, person=person, measure=measure, about=about), state
 
 
-async def _someone_else(request: Request, sessions: SessionsDep, context: Context) -> Person | None:
-    """The person signed in in this browser, when that is not the link's person: a link acts
-    for its own person only, whoever holds it."""
+async def _not_for_this_browser(
+    request: Request, sessions: SessionsDep, context: Context
+) -> tuple[str, HTMLResponse] | None:
+    """Why this browser may not use the link (for the audit trail), and the page saying so; None
+    when it may. A link acts for its own person only, whoever holds it: never in a browser
+    signed in as someone else, and, where the gate policy asks for it, only once its person
+    has signed in."""
+    viewer = await _browser_person(request, sessions)
+    if viewer is not None and viewer.id != context.link.person_id:
+        why = f"posted from a browser signed in as person:{viewer.id}"
+        return why, _not_yours(request, context, viewer)
+    if viewer is None and await _sign_in_required(sessions, context):
+        return "the gate policy asks the link's person to sign in first", _sign_in_first(
+            request, context
+        )
+    return None
+
+
+async def _browser_person(request: Request, sessions: SessionsDep) -> Person | None:
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
     async with sessions() as session:
-        viewer = await accounts.session_person(session, cookie)
-    return viewer if viewer is not None and viewer.id != context.link.person_id else None
+        return await accounts.session_person(session, cookie)
+
+
+async def _sign_in_required(sessions: SessionsDep, context: Context) -> bool:
+    async with sessions() as session:
+        policy = await policies.of_gate(
+            session, measure_id=context.link.measure_id, gate_round=context.link.gate_round
+        )
+    return policy.link_sign_in.required(
+        closure=context.link.action is LinkAction.VERIFY,
+        annual_ebitda=context.about.annual_ebitda,
+    )
+
+
+def _sign_in_first(request: Request, context: Context) -> HTMLResponse:
+    name = context.person.name
+    return _page(
+        request,
+        403,
+        f"Please sign in as {name} first",
+        "For this decision the portfolio's gate policy asks the person the link was sent to "
+        f"to sign in to ValueGate before deciding. Sign in as {name} in this browser, then open "
+        "the link from your email again. Nothing was changed.",
+        context.link,
+    )
 
 
 def _not_yours(request: Request, context: Context, other: Person) -> HTMLResponse:
