@@ -15,6 +15,7 @@ from models.organization import (
     BusinessUnit,
     LegalEntity,
     MeasurePackage,
+    Portfolio,
     Program,
     Project,
 )
@@ -76,9 +77,15 @@ async def _check_references(session: AsyncSession, data: MeasureCreate) -> None:
         ("legal_entity_id", data.legal_entity_id, LegalEntity),
         *((field, getattr(data, field), Person) for field in ROLE_FIELDS),
     ]
+    found: dict[str, Any] = {}
     for field, ref, table in checks:
-        if ref is not None and await session.get(table, ref) is None:
+        if ref is None:
+            continue
+        found[field] = await session.get(table, ref)
+        if found[field] is None:
             problems.append(FieldProblem(field, f"no {table.__name__} with id {ref}"))
+    if (package := found.get("package_id")) is not None:
+        problems += await _other_organization(session, package, found)
     people = [(field, getattr(data, field)) for field in ROLE_FIELDS if getattr(data, field)]
     for i, (field, person) in enumerate(people):
         for other_field, other in people[:i]:
@@ -92,6 +99,33 @@ async def _check_references(session: AsyncSession, data: MeasureCreate) -> None:
                 )
     if problems:
         raise InvalidInput(problems)
+
+
+async def _other_organization(
+    session: AsyncSession, package: MeasurePackage, found: dict[str, Any]
+) -> list[FieldProblem]:
+    """A business unit or legal entity of another organization than the package's."""
+    organization = await _organization_of(session, package.id or 0)
+    return [
+        FieldProblem(field, f"this {label} belongs to another organization than the package")
+        for field, label in (
+            ("business_unit_id", "business unit"),
+            ("legal_entity_id", "legal entity"),
+        )
+        if found.get(field) is not None and found[field].organization_id != organization
+    ]
+
+
+async def _organization_of(session: AsyncSession, package_id: int) -> int:
+    return (
+        await session.exec(
+            select(Portfolio.organization_id)
+            .join(Program, col(Program.portfolio_id) == Portfolio.id)
+            .join(Project, col(Project.program_id) == Program.id)
+            .join(MeasurePackage, col(MeasurePackage.project_id) == Project.id)
+            .where(MeasurePackage.id == package_id)
+        )
+    ).one()
 
 
 async def get(session: AsyncSession, *, measure_id: int) -> Measure:

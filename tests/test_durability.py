@@ -58,7 +58,10 @@ async def test_recording_the_same_facts_twice_writes_them_once(
     written = [await env.run(record, batch), await env.run(record, batch)]
     concurrent = await asyncio.gather(*(env.run(record, batch) for _ in range(5)))
 
-    assert written == [1, 0] and concurrent == [0] * 5
+    assert [r.written for r in written] == [1, 0]
+    assert [r.written for r in concurrent] == [0] * 5
+    # The first write anchors the trail's head in the history; a repeat wrote nothing to anchor.
+    assert written[0].anchor is not None and written[1].anchor is None
     assert await count(sessions, LifecycleEvent) == 1
     async with sessions() as session:
         actions = (await session.exec(select(AuditEvent.action))).all()

@@ -196,3 +196,24 @@ async def test_list_and_read_measures(
     assert [m["title"] for m in listed] == ["Second measure", "First measure"]
     assert one.json()["title"] == "First measure"
     assert missing.status_code == 404
+
+
+async def test_a_measure_cannot_use_another_organizations_unit_or_entity(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    ours, theirs = await make_org(sessions), await make_org(sessions, tag=".b")
+    payload = measure_payload(
+        ours, business_unit_id=theirs.business_unit_id, legal_entity_id=theirs.legal_entity_id
+    )
+
+    answer = await client.post("/api/measures", json=payload)
+
+    assert answer.status_code == 422
+    named = {tuple(p["loc"]): p["msg"] for p in answer.json()["detail"]}
+    assert named == {
+        ("body", "business_unit_id"): "this business unit belongs to another organization "
+        "than the package",
+        ("body", "legal_entity_id"): "this legal entity belongs to another organization "
+        "than the package",
+    }
+    assert await _count(sessions, Measure) == 0
