@@ -115,7 +115,7 @@ class GatePolicy(BaseModel):
 
     version: int = 0
     gates: dict[Stage, GateRule]
-    steering_threshold: Decimal = Decimal(1_000_000)
+    steering_threshold: Decimal = Field(default=Decimal(1_000_000), ge=0)
     closure_tolerance: Decimal = Field(default=Decimal("0.05"), ge=0, le=1)
     escalation: EscalationTimings = EscalationTimings()
     link_sign_in: LinkSignIn = LinkSignIn()

@@ -174,7 +174,7 @@ async def test_a_new_policy_version_from_the_policy_page(
     tree = await make_tree(sessions, usd_rate=None)
     path = f"/admin/portfolios/{tree.portfolio_id}/policy"
     csrf = await _csrf(reader, path)
-    form = {"csrf": csrf, "steering_threshold": "250000", "closure_tolerance": "0.1",
+    form = {"csrf": csrf, "steering_threshold": "250000", "closure_tolerance_percent": "10",
             "remind_after": "0.0005", "escalate_after": "0.001", "final_escalation_after": "0.002",
             "stage_sla": "14", "stage_escalate_after": "5"}  # fmt: skip
 
@@ -194,6 +194,14 @@ async def test_a_new_policy_version_from_the_policy_page(
     assert policy.escalation.remind_after == timedelta(seconds=43.2)
     assert policy.escalation.stage_sla == timedelta(days=14)
     assert (policy.link_sign_in.closure, policy.link_sign_in.at_or_above) == (False, None)
+
+    assert str(policy.closure_tolerance) == "0.1"  # 10 % entered as a percentage
+    negative = await reader.post(path, data=form | {"steering_threshold": "-1"})
+    too_much = await reader.post(path, data=form | {"closure_tolerance_percent": "150"})
+    assert (
+        negative.status_code == 422 and "Steering threshold: must be at least 0." in negative.text
+    )
+    assert too_much.status_code == 422 and "enter a percentage between 0 and 100" in too_much.text
 
     stepped_up = form | {"link_sign_in_closure": "on", "link_sign_in_at_or_above": "500000"}
     assert (await reader.post(path, data=stepped_up)).status_code == 303

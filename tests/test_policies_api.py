@@ -53,3 +53,17 @@ async def test_an_invalid_policy_is_refused_and_nothing_is_saved(
 
 async def test_unknown_portfolio_is_404(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/portfolios/999999/gate-policy")).status_code == 404
+
+
+async def test_a_negative_steering_threshold_is_refused(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org = await make_org(sessions)
+    path = f"/api/portfolios/{org.portfolio_id}/gate-policy"
+    policy = (await client.get(path)).json() | {"steering_threshold": "-1"}
+
+    answer = await client.put(path, json=policy)
+
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"] == ["body", "steering_threshold"]
+    assert (await client.get(path)).json()["version"] == 0

@@ -264,7 +264,7 @@ async def publish_policy(
             {
                 **current.model_dump(exclude={"escalation"}),
                 "steering_threshold": _decimal(form, "steering_threshold"),
-                "closure_tolerance": _decimal(form, "closure_tolerance"),
+                "closure_tolerance": _percentage(form, "closure_tolerance_percent"),
                 "escalation": timings,
                 "link_sign_in": {
                     "closure": form.get("link_sign_in_closure") == "on",
@@ -332,6 +332,14 @@ def _decimal(form: dict[str, str], name: str) -> Decimal:
         return Decimal(form.get(name, "").strip().replace(",", ""))
     except InvalidOperation as error:
         raise InvalidInput([_problem(name, "must be a number")]) from error
+
+
+def _percentage(form: dict[str, str], name: str) -> Decimal:
+    """A share entered as a percentage (5 for 5 %)."""
+    percent = _decimal(form, name)
+    if not percent.is_finite() or not 0 <= percent <= 100:
+        raise InvalidInput([_problem(name, "enter a percentage between 0 and 100")])
+    return percent / 100
 
 
 def _duration(form: dict[str, str], name: str) -> timedelta:
