@@ -73,6 +73,17 @@ def notice_text(
         return NoticeText(
             f"Cancelled: {measure_ref}", f"{name} was cancelled.", [f"Reason: {comment}"]
         )
+    if kind == "on_hold":
+        return NoticeText(
+            f"On hold: {measure_ref}",
+            f"{name} was put on hold.",
+            [
+                f"Reason: {comment}",
+                "Its open gate, if any, was withdrawn; it resumes where it was.",
+            ],
+        )
+    if kind == "resumed":
+        return NoticeText(f"Resumed: {measure_ref}", f"{name} was resumed and goes on.")
     headline = STEP_TEXT.get(step_kind or "", "The measure needs attention")
     lines = []
     if waiting_for:

@@ -10,9 +10,11 @@ import sys
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import WorkflowContinuedAsNewError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -144,6 +146,10 @@ async def test_a_long_history_continues_as_new_and_keeps_its_state(
     await api.pass_gate(org, [org.sponsor_id])
     await api.hold(org.owner_id)
     await api.resume(org.owner_id)
+    # Once nothing is in flight (updates, emails), the long history continues as new.
+    first = temporal_env.client.get_workflow_handle(f"measure-{measure_id}", run_id=first_run)
+    with pytest.raises(WorkflowContinuedAsNewError):
+        await asyncio.wait_for(first.result(follow_runs=False), timeout=60)
     assert (await api.submit(org.owner_id)).status_code == 201
     closed = await api.close(
         org.controller_id, verified_figures(await line_id(sessions, measure_id))

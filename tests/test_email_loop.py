@@ -169,3 +169,27 @@ async def test_the_controller_can_reject_closure_from_the_email(
     assert await db_stage(sessions, api.measure_id) is Stage.IMPLEMENTED
     outcome = await email_to(smtp, "olivia.owner@", "Gate to Closed rejected")
     assert "actuals for March are missing" in text_of(outcome)
+
+
+async def test_owner_and_sponsor_hear_of_a_hold_a_resume_and_a_cancellation(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    smtp: CapturingSmtp,
+    worker: object,
+) -> None:
+    api, org = await start_measure(sessions, temporal_env, settings, client)
+
+    assert (await api.hold(org.sponsor_id, reason="budget freeze")).status_code == 200
+    held = [await email_to(smtp, who, "On hold:") for who in ("olivia.owner@", "sam.sponsor@")]
+    assert (await api.resume(org.owner_id)).status_code == 200
+    for who in ("olivia.owner@", "sam.sponsor@"):
+        await email_to(smtp, who, "Resumed:")
+    assert (await api.cancel(org.owner_id, reason="no longer worth it")).status_code == 200
+    cancelled = [
+        await email_to(smtp, who, "Cancelled:") for who in ("olivia.owner@", "sam.sponsor@")
+    ]
+
+    assert all("Reason: budget freeze" in text_of(m) for m in held)
+    assert all("Reason: no longer worth it" in text_of(m) for m in cancelled)

@@ -161,7 +161,7 @@ async def test_the_full_ladder_for_a_controller_and_the_hold_review(
             PutOnHold(by=org.sponsor_id, reason="Budget freeze", review_date=review),
         )
         await env.sleep(31 * timedelta(days=1))
-        await smtp.wait_for(6)
+        await smtp.wait_for(8)  # owner and sponsor hear of the hold; the sponsor of the review
         await keep(handle, "full_ladder_then_hold_review")
 
     kinds = _kinds(smtp)
@@ -191,5 +191,7 @@ async def test_the_full_ladder_for_a_controller_and_the_hold_review(
         ]
         == 1
     )
-    assert len(smtp.messages) == 6
+    for person in ("olivia.owner@acme.example", "sam.sponsor@acme.example"):
+        assert sum(1 for to, subject in kinds if to == person and "On hold" in subject) == 1
+    assert len(smtp.messages) == 8
     assert (await _ledger(sessions, measure_id))[-1] == "hold1/hold_review"

@@ -235,6 +235,8 @@ class NoticeKind(StrEnum):
     CLOSURE_CONFIRMED = "closure_confirmed"
     ESCALATION = "escalation"
     CANCELLED = "cancelled"
+    ON_HOLD = "on_hold"
+    RESUMED = "resumed"
 
 
 class Notice(BaseModel):

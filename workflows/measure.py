@@ -455,6 +455,9 @@ class MeasureWorkflow:
             self.s.gate = None
             self.s.stage = Stage.ON_HOLD
             self._moved()
+            await self._tell_owner_and_sponsor(
+                NoticeKind.ON_HOLD, f"hold{self.s.hold_rounds}", msg.reason
+            )
             return self.view()
 
     @put_on_hold.validator
@@ -481,6 +484,7 @@ class MeasureWorkflow:
             self.s.hold = None
             self._enter(hold.resume_stage)
             self._moved()
+            await self._tell_owner_and_sponsor(NoticeKind.RESUMED, f"hold{hold.round}/resumed")
             return self.view()
 
     @resume.validator
@@ -509,15 +513,7 @@ class MeasureWorkflow:
             self.s.hold = None
             self._enter(Stage.CANCELLED)
             self._moved()
-            await self._notify(
-                Notice(
-                    key=f"measure-{self.s.measure_id}/cancelled",
-                    measure_id=self.s.measure_id,
-                    kind=NoticeKind.CANCELLED,
-                    recipient=Role.OWNER,
-                    comment=msg.reason,
-                )
-            )
+            await self._tell_owner_and_sponsor(NoticeKind.CANCELLED, "cancelled", msg.reason)
             return self.view()
 
     @cancel.validator
@@ -603,6 +599,18 @@ class MeasureWorkflow:
             ]
         )
         workflow.set_current_details(self._details())
+
+    async def _tell_owner_and_sponsor(self, kind: NoticeKind, key: str, comment: str = "") -> None:
+        for role in (Role.OWNER, Role.SPONSOR):
+            await self._notify(
+                Notice(
+                    key=f"measure-{self.s.measure_id}/{key}/{role.value}",
+                    measure_id=self.s.measure_id,
+                    kind=kind,
+                    recipient=role,
+                    comment=comment,
+                )
+            )
 
     def _gate_notice(
         self,
