@@ -123,6 +123,9 @@ async def test_the_dashboard_shows_pipeline_matrix_and_chart(
     assert _kpis(narrowed)["Measures"] == "1"
     chosen = narrowed.select_one('select[name="program_id"] option[selected]')
     assert chosen is not None and chosen.get_text() == "Program B"
+    # The filter form as a browser sends it with "All" chosen everywhere: empty values.
+    everything = f"{url}&portfolio_id=&program_id=&business_unit_id=&legal_entity_id="
+    assert _kpis(_page(await reader.get(everything)))["Measures"] == "2"
 
 
 async def test_pages_show_an_owner_only_their_own_measures(

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.auth import SIGNED_IN, CurrentPerson
@@ -34,6 +34,12 @@ class DashboardQuery(BaseModel):
     program_id: int | None = OptionalId
     business_unit_id: int | None = OptionalId
     legal_entity_id: int | None = OptionalId
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _all_is_no_filter(cls, value: object) -> object:
+        """The page's "All" choice sends an empty value: no filter."""
+        return None if value == "" else value
 
 
 async def build(
