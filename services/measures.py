@@ -6,11 +6,14 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlmodel import SQLModel, col, select
+from sqlalchemy import or_
+from sqlmodel import SQLModel, col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.audit import Actor
+from models.columns import MAX_ID
 from models.measure import Measure, MeasureCreate, MeasurePublic, workflow_id_for
+from models.measure_query import MeasureQuery
 from models.organization import (
     BusinessUnit,
     LegalEntity,
@@ -144,6 +147,54 @@ async def list_all(
     if where is not None:
         query = query.where(where)
     return (await session.exec(query)).all()
+
+
+async def find(
+    session: AsyncSession, *, query: MeasureQuery, where: Any
+) -> tuple[Sequence[Measure], int]:
+    """The page of measures `query` asks for among those matching `where` (what the person may
+    see), and how many match in all."""
+    conditions = [where, *_conditions(query)]
+    total = (await session.exec(select(func.count()).select_from(Measure).where(*conditions))).one()
+    column = getattr(Measure, query.sort.removeprefix("-"))
+    order = col(column).desc() if query.sort.startswith("-") else col(column).asc()
+    page = (
+        select(Measure)
+        .where(*conditions)
+        .order_by(order, col(Measure.id).desc())
+        .offset(query.offset)
+        .limit(query.limit)
+    )
+    return (await session.exec(page)).all(), total
+
+
+def _conditions(query: MeasureQuery) -> list[Any]:
+    found: list[Any] = []
+    if query.q:
+        code = query.q.upper().removeprefix("M-")
+        words = col(Measure.title).ilike(f"%{query.q}%")
+        is_code = code.isdigit() and int(code) <= MAX_ID
+        found.append(or_(words, col(Measure.id) == int(code)) if is_code else words)
+    if query.stage:
+        found.append(col(Measure.stage).in_(query.stage))
+    for name in ("package_id", "business_unit_id", "legal_entity_id", *ROLE_FIELDS):
+        if (value := getattr(query, name)) is not None:
+            found.append(getattr(Measure, name) == value)
+    node = (
+        ("portfolio_id", col(Program.portfolio_id)),
+        ("program_id", col(Program.id)),
+        ("project_id", col(Project.id)),
+    )
+    for name, column in node:
+        if (value := getattr(query, name)) is not None:
+            packages = (
+                select(MeasurePackage.id)
+                .join(Project, col(Project.id) == MeasurePackage.project_id)
+                .join(Program, col(Program.id) == Project.program_id)
+                .where(column == value)
+            )
+            found.append(col(Measure.package_id).in_(packages))
+    return found
 
 
 async def portfolio_of(session: AsyncSession, *, package_id: int) -> int:

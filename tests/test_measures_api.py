@@ -217,3 +217,44 @@ async def test_a_measure_cannot_use_another_organizations_unit_or_entity(
         "than the package",
     }
     assert await _count(sessions, Measure) == 0
+
+
+async def test_find_measures_by_words_code_stage_and_node_with_a_total(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    first, second = await make_org(sessions), await make_org(sessions, tag=".b")
+    made = [
+        (await client.post("/api/measures", json=measure_payload(org, title=title))).json()
+        for org, title in (
+            (first, "Retire the legacy SAN"),
+            (first, "Renegotiate the telecom contract"),
+            (second, "Consolidate the SAN backups"),
+        )
+    ]
+
+    async def titles(**params: object) -> tuple[list[str], str]:
+        answer = await client.get("/api/measures", params=params)
+        assert answer.status_code == 200, answer.text
+        return [m["title"] for m in answer.json()], answer.headers["x-total-count"]
+
+    assert await titles(q="san") == (
+        ["Consolidate the SAN backups", "Retire the legacy SAN"],
+        "2",
+    )
+    assert await titles(q=f"M-{made[1]['id']}") == (["Renegotiate the telecom contract"], "1")
+    assert await titles(portfolio_id=second.portfolio_id) == (["Consolidate the SAN backups"], "1")
+    assert await titles(stage="defined", sort="title", limit=1) == (
+        ["Consolidate the SAN backups"],
+        "3",
+    )
+    assert (await titles(stage="closed"))[1] == "0"  # a filter that matches nothing
+
+
+async def test_an_unknown_filter_or_value_is_a_422_naming_it(client: httpx.AsyncClient) -> None:
+    unknown = await client.get("/api/measures", params={"colour": "red"})
+    wrong = await client.get("/api/measures", params={"stage": "finished"})
+
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"][0]["loc"] == ["query", "colour"]
+    assert wrong.status_code == 422
+    assert wrong.json()["detail"][0]["loc"][:2] == ["query", "stage"]

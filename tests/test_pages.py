@@ -162,3 +162,24 @@ async def test_the_api_docs_work_offline(client: httpx.AsyncClient) -> None:
     assert "cdn" not in docs.text.lower() and "https://" not in docs.text
     assert script.status_code == 200 and len(script.content) > 100_000
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+async def test_the_measure_list_searches_filters_and_pages(
+    client: httpx.AsyncClient, reader: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org = await make_org(sessions)
+    for number in range(55):
+        payload = measure_payload(org, title=f"Saving {number:02d}")
+        assert (await client.post("/api/measures", json=payload)).status_code == 201
+
+    first = await reader.get("/measures", params={"q": "saving", "stage": "", "sort": "title"})
+    found = await reader.get("/measures", params={"q": "Saving 07", "stage": "defined"})
+
+    assert first.status_code == 200
+    assert "55 measures, showing 1 to 50." in first.text
+    assert "Saving 00" in first.text and "Saving 50" not in first.text
+    assert 'href="/measures?q=saving&amp;sort=title&amp;offset=50" rel="next"' in first.text
+    assert 'rel="prev"' not in first.text
+    second = await reader.get("/measures?q=saving&sort=title&offset=50")
+    assert "showing 51 to 55." in second.text and "Saving 54" in second.text
+    assert "1 measure, showing 1 to 1." in found.text

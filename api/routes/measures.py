@@ -11,9 +11,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.auth import SIGNED_IN, CurrentPerson
 from api.deps import SessionDep, SessionsDep, SettingsDep, TemporalDep
-from api.params import MAX_ID, RowId
+from api.params import RowId
 from models.audit import Actor, Channel
 from models.measure import MeasureCreate, MeasurePublic
+from models.measure_query import MeasureQuery
 from services import access, lifecycle, measures
 from services.db import transaction
 
@@ -86,15 +87,32 @@ async def _portfolio_or_none(session: AsyncSession, package_id: int) -> int | No
         return None  # an unknown package: the create answers 422 naming it
 
 
-@router.get("", response_model=list[MeasurePublic], summary="List measures, newest first")
+@router.get(
+    "",
+    response_model=list[MeasurePublic],
+    summary="Find measures: search, filter, sort, page",
+    responses={
+        200: {
+            "description": "One page of the measures you may see that match",
+            "headers": {
+                "X-Total-Count": {
+                    "description": "How many match in all (every page together)",
+                    "schema": {"type": "integer"},
+                }
+            },
+        },
+        422: {"description": "An unknown parameter, or a value it does not take, named"},
+    },
+)
 async def list_measures(
     person: CurrentPerson,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    query: Annotated[MeasureQuery, Query()],
+    response: Response,
 ) -> list[MeasurePublic]:
     visible = access.visible_measures(person)
-    found = await measures.list_all(session, limit=limit, offset=offset, where=visible)
+    found, total = await measures.find(session, query=query, where=visible)
+    response.headers["X-Total-Count"] = str(total)
     return [
         measures.public_with(*row)
         for row in await measures.with_status(session, found, today=date.today())

@@ -4,9 +4,10 @@ actions the viewer may take."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -20,9 +21,10 @@ from api.templating import plain_error, templates
 from config.settings import Settings
 from models.channels import Channel
 from models.measure import workflow_id_for
+from models.measure_query import MeasureQuery
 from models.money import Scenario
 from models.people import Person
-from models.stages import GATE_ORDER, TERMINAL_STAGES
+from models.stages import GATE_ORDER, TERMINAL_STAGES, Stage
 from services import (
     access,
     briefing,
@@ -50,11 +52,40 @@ router = APIRouter(include_in_schema=False)
 Action = Literal["submit", "approve", "reject", "hold", "resume", "cancel"]
 
 
+PAGE_SIZE = 50
+
+
 @router.get("/measures", response_class=HTMLResponse)
-async def measure_list(request: Request, viewer: PageViewer, session: SessionDep) -> HTMLResponse:
-    found = await measures.list_all(session, limit=500, where=access.visible_measures(viewer))
+async def measure_list(
+    request: Request,
+    viewer: PageViewer,
+    session: SessionDep,
+    query: Annotated[MeasureQuery, Query()],
+) -> HTMLResponse:
+    """The measures the viewer may see, searched, filtered and paged like the API's list."""
+    query = query.model_copy(update={"limit": min(query.limit, PAGE_SIZE)})
+    found, total = await measures.find(session, query=query, where=access.visible_measures(viewer))
     rows = await measures.with_status(session, found, today=date.today())
-    return templates.TemplateResponse(request, "measures.html", {"rows": rows})
+    chosen = query.model_dump(exclude_defaults=True, exclude={"limit", "offset"})
+    return templates.TemplateResponse(
+        request,
+        "measures.html",
+        {
+            "rows": rows,
+            "query": query,
+            "total": total,
+            "stages": list(Stage),
+            "before": _page_link(chosen, query.offset - query.limit) if query.offset else None,
+            "after": _page_link(chosen, query.offset + query.limit)
+            if query.offset + query.limit < total
+            else None,
+        },
+    )
+
+
+def _page_link(chosen: dict[str, Any], offset: int) -> str:
+    """The list's address with the same search and filters, at `offset`."""
+    return "/measures?" + urlencode({**chosen, "offset": max(offset, 0)}, doseq=True)
 
 
 @router.get("/my-work", response_class=HTMLResponse)
