@@ -73,6 +73,42 @@ class MeasureCreate(MeasureBase):
     """What a client sends to create a measure."""
 
 
+class MeasureUpdate(SQLModel):
+    """What a client may change on a measure: the fields it sends (a null clears one that may
+    be empty). Its package stays: it decides the portfolio, the policy and who sees it."""
+
+    model_config = {"extra": "forbid"}
+
+    title: str | None = Field(default=None, min_length=3, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+    owner_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    sponsor_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    controller_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    business_unit_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    legal_entity_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    plan_start: date | None = None
+    horizon_months: int | None = Field(default=None, ge=1, le=120)
+    baseline_amount: Decimal | None = Field(
+        default=None, gt=-AMOUNT_LIMIT, lt=AMOUNT_LIMIT, decimal_places=STORAGE_DECIMALS
+    )
+    baseline_period: str | None = Field(default=None, max_length=40)
+    baseline_source: str | None = Field(default=None, max_length=500)
+
+    @field_validator("plan_start")
+    @classmethod
+    def _first_of_month(cls, value: date | None) -> date | None:
+        return value.replace(day=1) if value else None
+
+
+# Fixed once the Decided gate froze the plan: its currency, horizon and baseline.
+FROZEN_AT_DECIDED = (
+    "legal_entity_id", "plan_start", "horizon_months", "baseline_amount", "baseline_period",
+    "baseline_source",
+)  # fmt: skip
+# Never empty once given: a measure always has a title and a horizon.
+REQUIRED = ("title", "horizon_months")
+
+
 class MeasurePublic(MeasureBase):
     """A measure as the API shows it."""
 

@@ -10,9 +10,18 @@ from sqlalchemy import or_
 from sqlmodel import SQLModel, col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.audit import Actor
-from models.columns import MAX_ID
-from models.measure import Measure, MeasureCreate, MeasurePublic, workflow_id_for
+from models.audit import Actor, Channel
+from models.columns import MAX_ID, utcnow
+from models.gates import Gate, GateDecisionRecord, GateStatus
+from models.measure import (
+    FROZEN_AT_DECIDED,
+    REQUIRED,
+    Measure,
+    MeasureCreate,
+    MeasurePublic,
+    MeasureUpdate,
+    workflow_id_for,
+)
 from models.measure_query import MeasureQuery
 from models.organization import (
     BusinessUnit,
@@ -23,9 +32,10 @@ from models.organization import (
     Project,
 )
 from models.people import Person
+from models.stages import TERMINAL_STAGES
 from models.status import Light
-from services import audit, idempotency, rollup
-from services.errors import FieldProblem, InvalidInput, NotFound
+from services import access, audit, idempotency, rollup
+from services.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from workflows.contracts import MeasureFacts
 
 ROLE_FIELDS = ("owner_id", "sponsor_id", "controller_id")
@@ -100,6 +110,113 @@ async def _check_references(session: AsyncSession, data: MeasureCreate) -> None:
                         "(segregation of duties)",
                     )
                 )
+    if problems:
+        raise InvalidInput(problems)
+
+
+async def edit(
+    session: AsyncSession, *, measure_id: int, data: MeasureUpdate, person: Person, channel: Channel
+) -> Measure:
+    """`person` changes the measure through `channel` (the API, a page): those who see it and
+    edit its figures change its content; its people only the portfolio's managers and admins."""
+    if not await access.sees_measure(session, person, measure_id):
+        raise NotFound(f"measure {measure_id}")
+    measure = await get(session, measure_id=measure_id)
+    if not await access.edits_figures(session, person, measure):
+        raise Forbidden("only the owner, the portfolio's managers and admins change a measure")
+    people = {"owner_id", "sponsor_id", "controller_id"} & data.model_fields_set
+    portfolio = await portfolio_of(session, package_id=measure.package_id)
+    if people and not await access.manages_portfolio(session, person, portfolio):
+        raise Forbidden("only the portfolio's managers and admins name a measure's people")
+    return await update(
+        session, measure_id=measure_id, data=data, actor=Actor.person(person.id, channel)
+    )
+
+
+async def update(
+    session: AsyncSession, *, measure_id: int, data: MeasureUpdate, actor: Actor
+) -> Measure:
+    """Change the fields `data` sets, with one audit event (before and after), by the same rules
+    as creating: people distinct, references of the package's organization; nothing of a closed
+    or cancelled measure, and not what the Decided gate froze. InvalidInput names each field."""
+    measure = await session.get(Measure, measure_id, with_for_update=True)
+    if measure is None:
+        raise NotFound(f"measure {measure_id}")
+    changes = {
+        name: value
+        for name, value in data.model_dump(exclude_unset=True).items()
+        if getattr(measure, name) != value
+    }
+    problems = _edit_problems(measure, changes)
+    if problems:
+        raise InvalidInput(problems)
+    after = MeasureCreate.model_validate(measure.model_dump() | changes)
+    await _check_references(session, after)
+    await _no_pending_approver_replaced(session, measure, changes)
+    before = {name: getattr(measure, name) for name in changes}
+    for name, value in changes.items():
+        setattr(measure, name, value)
+    if changes:
+        measure.updated_at = utcnow()
+        session.add(measure)
+        await audit.record(
+            session,
+            actor=actor,
+            entity_type="measure",
+            entity_id=measure_id,
+            action="measure.updated",
+            before=before,
+            after=changes,
+        )
+    return measure
+
+
+def _edit_problems(measure: Measure, changes: dict[str, Any]) -> list[FieldProblem]:
+    if measure.stage in TERMINAL_STAGES:
+        return [
+            FieldProblem("measure", f"the measure is {measure.stage.label.lower()}: it is final")
+        ]
+    problems = [
+        FieldProblem(name, "may not be empty")
+        for name in REQUIRED
+        if name in changes and changes[name] is None
+    ]
+    if measure.plan_frozen_at is not None:
+        problems += [
+            FieldProblem(name, "frozen since the Decided gate: it stays as the plan was approved")
+            for name in FROZEN_AT_DECIDED
+            if name in changes
+        ]
+    return problems
+
+
+async def _no_pending_approver_replaced(
+    session: AsyncSession, measure: Measure, changes: dict[str, Any]
+) -> None:
+    """A sponsor or controller whose approval the open gate awaits stays until it is decided."""
+    gate = (
+        await session.exec(
+            select(Gate).where(Gate.measure_id == measure.id, Gate.status == GateStatus.OPEN)
+        )
+    ).first()
+    if gate is None:
+        return
+    decided = set(
+        (
+            await session.exec(
+                select(GateDecisionRecord.role).where(GateDecisionRecord.gate_id == gate.id)
+            )
+        ).all()
+    )
+    problems = [
+        FieldProblem(
+            f"{role}_id",
+            f"the open gate to {gate.target.label} awaits the {role}'s decision: decide it, or "
+            "put the measure on hold to withdraw it, before naming another person",
+        )
+        for role in ("sponsor", "controller")
+        if f"{role}_id" in changes and role in gate.required and role not in decided
+    ]
     if problems:
         raise InvalidInput(problems)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -677,22 +677,37 @@ class MeasureWorkflow:
             start_to_close_timeout=DB_TIMEOUT,
             retry_policy=DB_RETRY,
         )
-        # The dual status moves with the figures: show the admin the latest one read.
-        shown = (self.s.facts.implementation_status, self.s.facts.potential_status)
-        self.s.facts = self.s.facts.model_copy(
+        # The dual status moves with the figures, and the dimensions with the master data: show
+        # the admin the latest read. Each upsert is a visibility write on the Temporal server:
+        # only what changed.
+        before = self.s.facts
+        self.s.facts = before.model_copy(
             update={
+                "title": snapshot.title,
+                "legal_entity_id": snapshot.legal_entity_id,
+                "business_unit_id": snapshot.business_unit_id,
                 "implementation_status": snapshot.implementation_status,
                 "potential_status": snapshot.potential_status,
             }
         )
-        # Each upsert is a visibility write on the Temporal server: only when it changed.
-        if (snapshot.implementation_status, snapshot.potential_status) != shown:
-            workflow.upsert_search_attributes(
-                [
-                    sa.IMPLEMENTATION_STATUS.value_set(snapshot.implementation_status.value),
-                    sa.POTENTIAL_STATUS.value_set(snapshot.potential_status.value),
-                ]
-            )
+        self.s.title = snapshot.title
+        updates: list[SearchAttributeUpdate[Any]] = []
+        if (snapshot.implementation_status, snapshot.potential_status) != (
+            before.implementation_status,
+            before.potential_status,
+        ):
+            updates += [
+                sa.IMPLEMENTATION_STATUS.value_set(snapshot.implementation_status.value),
+                sa.POTENTIAL_STATUS.value_set(snapshot.potential_status.value),
+            ]
+        for key, was, now in (
+            (sa.LEGAL_ENTITY_ID, before.legal_entity_id, snapshot.legal_entity_id),
+            (sa.BUSINESS_UNIT_ID, before.business_unit_id, snapshot.business_unit_id),
+        ):
+            if now != was:
+                updates.append(key.value_set(now) if now is not None else key.value_unset())
+        if updates:
+            workflow.upsert_search_attributes(updates)
         return snapshot
 
     async def _load_policy(self, portfolio_id: int) -> GatePolicy:

@@ -13,7 +13,7 @@ from api.auth import SIGNED_IN, CurrentPerson
 from api.deps import SessionDep, SessionsDep, SettingsDep, TemporalDep
 from api.params import RowId
 from models.audit import Actor, Channel
-from models.measure import MeasureCreate, MeasurePublic
+from models.measure import MeasureCreate, MeasurePublic, MeasureUpdate
 from models.measure_query import MeasureQuery
 from services import access, lifecycle, measures
 from services.db import transaction
@@ -117,6 +117,32 @@ async def list_measures(
         measures.public_with(*row)
         for row in await measures.with_status(session, found, today=date.today())
     ]
+
+
+@router.patch(
+    "/{measure_id}",
+    response_model=MeasurePublic,
+    summary="Change a measure's master data",
+    responses={
+        403: {"description": "Not yours to change (people: the portfolio's managers and admins)"},
+        404: {"description": "No such measure, or not one you may see"},
+        422: {"description": "A field named is wrong, frozen since Decided, or final"},
+    },
+)
+async def change_measure(
+    measure_id: RowId,
+    data: MeasureUpdate,
+    person: CurrentPerson,
+    sessions: SessionsDep,
+    temporal: TemporalDep,
+) -> MeasurePublic:
+    async with transaction(sessions) as session:
+        measure = await measures.edit(
+            session, measure_id=measure_id, data=data, person=person, channel=Channel.API
+        )
+        facts = await measures.facts(session, measure=measure, today=date.today())
+    await lifecycle.figures_changed(temporal, measure_id)
+    return measures.public(measure, facts)
 
 
 @router.get(

@@ -1,0 +1,155 @@
+"""Changing a measure's master data (PATCH /api/measures/{id}): the same rules as creating it,
+nothing frozen or final changed, one audit event with before and after, and the workflow's
+checklist and search attributes following at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.testing import WorkflowEnvironment
+
+from config.settings import Settings
+from models.audit import AuditEvent
+from models.columns import utcnow
+from models.measure import Measure
+from models.stages import Stage
+from services.db import transaction
+from tests.factories import as_person, make_org, measure_payload
+from tests.lifecycle_helpers import start_measure
+from workflows import search_attributes as sa
+
+
+async def test_a_measure_created_without_its_people_gets_them_and_can_pass_its_gate(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    worker: object,
+) -> None:
+    org = await make_org(sessions)
+    bare = measure_payload(org) | {"sponsor_id": None, "controller_id": None}
+    created = (await client.post("/api/measures", json=bare)).json()
+    url = f"/api/measures/{created['id']}"
+    missing = (await client.get(f"{url}/checklist")).json()["unmet"]
+    assert "roles_assigned" in [u["code"] for u in missing]
+
+    changed = await client.patch(
+        url, json={"sponsor_id": org.sponsor_id, "controller_id": org.controller_id}
+    )
+
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["sponsor_id"], changed.json()["controller_id"]) == (
+        org.sponsor_id,
+        org.controller_id,
+    )
+    now = (await client.get(f"{url}/checklist")).json()["unmet"]
+    assert "roles_assigned" not in [u["code"] for u in now]
+    async with sessions() as session:
+        [event] = (
+            await session.exec(select(AuditEvent).where(AuditEvent.action == "measure.updated"))
+        ).all()
+    assert event.before == {"sponsor_id": None, "controller_id": None}
+    assert event.after == {"sponsor_id": org.sponsor_id, "controller_id": org.controller_id}
+
+
+async def test_segregation_of_duties_and_the_organization_hold_on_every_change(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org, other = await make_org(sessions), await make_org(sessions, tag=".b")
+    created = (await client.post("/api/measures", json=measure_payload(org))).json()
+    url = f"/api/measures/{created['id']}"
+
+    same = await client.patch(url, json={"controller_id": org.owner_id})
+    foreign = await client.patch(url, json={"legal_entity_id": other.legal_entity_id})
+    empty = await client.patch(url, json={"title": None})
+    unknown = await client.patch(url, json={"package_id": other.package_id})
+
+    assert same.status_code == 422
+    assert same.json()["detail"][0]["loc"] == ["body", "controller_id"]
+    assert "segregation of duties" in same.json()["detail"][0]["msg"]
+    assert foreign.status_code == 422
+    assert "another organization" in foreign.json()["detail"][0]["msg"]
+    assert (empty.status_code, empty.json()["detail"][0]["loc"]) == (422, ["body", "title"])
+    assert unknown.status_code == 422  # the package decides the portfolio: not changed here
+    assert (await client.get(url)).json()["controller_id"] == org.controller_id
+
+
+async def test_the_owner_edits_the_content_but_not_the_people(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org = await make_org(sessions)
+    created = (await client.post("/api/measures", json=measure_payload(org))).json()
+    url = f"/api/measures/{created['id']}"
+    owner = as_person(org.owner_id)
+
+    retitled = await client.patch(url, json={"title": "Retire the SAN for good"}, headers=owner)
+    reassigned = await client.patch(url, json={"sponsor_id": org.controller_id}, headers=owner)
+    by_sponsor = await client.patch(
+        url, json={"title": "x" * 10}, headers=as_person(org.sponsor_id)
+    )
+
+    assert retitled.status_code == 200 and retitled.json()["title"] == "Retire the SAN for good"
+    assert reassigned.status_code == 403
+    assert by_sponsor.status_code == 403
+
+
+async def test_after_decided_the_plan_basis_is_frozen_and_people_may_change(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    worker: object,
+) -> None:
+    api, _ = await start_measure(sessions, temporal_env, settings, client, stage=Stage.DECIDED)
+    async with transaction(sessions) as session:  # as passing the Decided gate leaves it
+        await session.exec(
+            update(Measure).where(col(Measure.id) == api.measure_id).values(plan_frozen_at=utcnow())
+        )
+    url = f"/api/measures/{api.measure_id}"
+
+    frozen = await client.patch(url, json={"horizon_months": 36, "baseline_amount": "1"})
+    moved = await client.patch(url, json={"business_unit_id": None, "title": "SAN, decided"})
+
+    assert frozen.status_code == 422
+    named = {tuple(p["loc"]) for p in frozen.json()["detail"]}
+    assert named == {("body", "horizon_months"), ("body", "baseline_amount")}
+    assert "frozen since the Decided gate" in frozen.json()["detail"][0]["msg"]
+    assert moved.status_code == 200, moved.text
+    handle = temporal_env.client.get_workflow_handle(f"measure-{api.measure_id}")
+
+    async def business_unit_upserted() -> None:
+        async for event in handle.fetch_history_events(wait_new_event=True):
+            upsert = event.upsert_workflow_search_attributes_event_attributes
+            if "BusinessUnitId" in upsert.search_attributes.indexed_fields:
+                return
+
+    # The Temporal UI's filters follow the master data.
+    await asyncio.wait_for(business_unit_upserted(), timeout=20)
+    found = (await handle.describe()).typed_search_attributes
+    assert found.get(sa.BUSINESS_UNIT_ID) is None
+
+
+async def test_a_pending_approver_stays_until_the_gate_is_decided(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    worker: object,
+) -> None:
+    api, _ = await start_measure(sessions, temporal_env, settings, client, submitted=True)
+    someone = (
+        await client.post(
+            "/api/people", json={"email": "nina.new@acme.example", "name": "Nina New"}
+        )
+    ).json()
+
+    answer = await client.patch(
+        f"/api/measures/{api.measure_id}", json={"sponsor_id": someone["id"]}
+    )
+
+    assert answer.status_code == 422
+    assert "awaits the sponsor's decision" in answer.json()["detail"][0]["msg"]
