@@ -71,6 +71,12 @@ class MeasureView:
             and roles & set(gate.pending)
         ):
             actions += ["approve", "reject"]
+        if (
+            gate is not None
+            and gate.gate.target is Stage.CLOSED
+            and Role.CONTROLLER in roles & set(gate.pending)
+        ):
+            actions += ["verify", "reject"]  # the controller closes, or sends it back
         if roles & {Role.OWNER, Role.SPONSOR}:
             actions += ["hold", "cancel"]
         return actions

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import httpx
 import pytest
 import pytest_asyncio
+from bs4 import BeautifulSoup
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -199,3 +200,37 @@ async def test_my_work_shows_what_waits_for_each_person(
     assert (await api.decide(org.sponsor_id)).status_code == 200
     assert "Decisions waiting for you (0)" in (await second_browser.get("/my-work")).text
     assert "submit the gate to Detailed" in (await browser.get("/my-work")).text
+
+
+async def test_the_controller_verifies_and_closes_on_the_page(
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+) -> None:
+    api, org = await start_measure(
+        sessions, temporal_env, settings, client, stage=Stage.IMPLEMENTED, implemented=True,
+        submitted=True,
+    )  # fmt: skip
+    await with_passwords(sessions, org, READER_PASSWORD)
+    await sign_in(browser, "cleo.controller@acme.example", READER_PASSWORD)
+    page = await browser.get(f"/measures/{api.measure_id}")
+    form = BeautifulSoup(page.text, "html.parser").select_one("form.verify")
+    assert form is not None, "no verification form for the controller"
+    fields = {str(i["name"]): str(i.get("value", "")) for i in form.select("input")}
+    assert any(name.startswith("v-") and value for name, value in fields.items())  # actuals offered
+
+    no_evidence = await browser.post(f"/measures/{api.measure_id}/closure", data=fields)
+    assert no_evidence.status_code == 422
+    assert "Give the evidence reference" in no_evidence.text
+    assert await db_stage(sessions, api.measure_id) is Stage.IMPLEMENTED
+
+    closed = await browser.post(
+        f"/measures/{api.measure_id}/closure", data=fields | {"evidence_ref": "GL export"}
+    )
+
+    assert closed.status_code == 303, closed.text
+    assert await db_stage(sessions, api.measure_id) is Stage.CLOSED
+    channels = await _channels(sessions, api.measure_id)
+    assert channels["lifecycle.stage_changed"] >= {"page"}

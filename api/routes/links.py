@@ -8,20 +8,17 @@ in the address leaves through neither the Referer header nor a cache.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
-from decimal import Decimal, InvalidOperation
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from pydantic import ValidationError
 
+from api import verification
 from api.auth import SESSION_COOKIE
 from api.csrf import FormGuard
 from api.deps import SessionsDep, TemporalDep
 from api.limits import FailureLimiter
 from api.templating import templates
 from models.channels import Channel
-from models.closure import ClosureProblem, VerifiedFigure, VerifiedFigures
 from models.columns import utcnow
 from models.links import LinkAction, LinkState, SignedLink
 from models.measure import Measure
@@ -163,7 +160,7 @@ async def _refused_by_lifecycle(
     link = context.link
     if isinstance(refusal, lifecycle.FiguresInvalid):
         await links.release(sessions, link.id or 0)
-        context.errors = _figure_errors(context, refusal.problems)
+        context.errors = verification.figure_errors(context.about, context.values, refusal.problems)
         return _form(request, context, status=422)
     await links.end(sessions, link, str(refusal), utcnow())
     status = 409 if isinstance(refusal, lifecycle.NotAllowedNow) else 403
@@ -303,59 +300,10 @@ def _message(context: Context, form: dict[str, str]) -> Decide | ConfirmClosure 
             comment=comment,
             channel=Channel.EMAIL_LINK,
         )
-    figures = []
-    for line in context.about.lines:
-        for period in context.about.periods:
-            name = _field(line.id, period)
-            raw = form.get(name, "").strip()
-            if not raw:
-                continue
-            try:
-                amount = Decimal(raw)
-            except InvalidOperation:
-                context.errors[name] = "Enter an amount such as 12500.00"
-                continue
-            if not amount.is_finite():
-                context.errors[name] = "Enter an amount such as 12500.00"
-                continue
-            figures.append(VerifiedFigure(impact_line_id=line.id, period=period, amount=amount))
-    evidence = form.get("evidence_ref", "").strip()
-    if not evidence:
-        context.errors["evidence_ref"] = "Give the evidence reference (e.g. the ledger export)."
-    if not figures and not context.errors:
-        context.errors["figures"] = "Enter the verified amount of at least one period."
-    if context.errors:
-        return None
-    try:
-        verified = VerifiedFigures(figures=figures, evidence_ref=evidence, comment=comment)
-    except ValidationError as error:
-        for problem in error.errors():
-            context.errors[str(problem["loc"][0])] = str(problem["msg"])
+    verified, context.errors = verification.read(context.about, form)
+    if verified is None:
         return None
     return ConfirmClosure(by=by, verified=verified, channel=Channel.EMAIL_LINK)
-
-
-def _figure_errors(context: Context, problems: list[ClosureProblem]) -> dict[str, str]:
-    """The workflow's problems with the figures, keyed by the form field they concern."""
-    entered = [
-        _field(line.id, period)
-        for line in context.about.lines
-        for period in context.about.periods
-        if context.values.get(_field(line.id, period), "").strip()
-    ]
-    errors: dict[str, str] = {}
-    for problem in problems:
-        where = problem.field
-        if where.startswith("figures["):
-            index = int(where[len("figures[") : where.index("]")])
-            errors[entered[index] if index < len(entered) else "figures"] = problem.message
-        else:
-            errors[where or "figures"] = problem.message
-    return errors
-
-
-def _field(line_id: int, period: date) -> str:
-    return f"v-{line_id}-{period:%Y-%m}"
 
 
 def _done(link: SignedLink, about: Briefing) -> str:
@@ -380,7 +328,7 @@ def _form(request: Request, context: Context, status: int = 200) -> HTMLResponse
             "c": context,
             "gate": context.about.next_gate.label if context.about.next_gate else "",
             "Scenario": Scenario,
-            "field_name": _field,
+            "field_name": verification.field_name,
             "csrf": csrf,
         },
         status_code=status,

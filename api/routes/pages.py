@@ -12,7 +12,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.auth import SESSION_COOKIE, PageViewer
+from api import verification
+from api.auth import SESSION_COOKIE, PageViewer, page_form
 from api.csrf import FormGuard
 from api.deps import SessionDep, SessionsDep, SettingsDep, TemporalDep
 from api.errors import refusal_text
@@ -38,6 +39,7 @@ from services import (
 from services.errors import NotFound
 from workflows.contracts import (
     Cancel,
+    ConfirmClosure,
     Decide,
     GateView,
     LifecycleView,
@@ -145,6 +147,53 @@ async def act(
         )
 
 
+@router.post("/measures/{measure_id}/closure", response_model=None)
+async def confirm_closure(
+    request: Request,
+    measure_id: RowId,
+    viewer: PageViewer,
+    sessions: SessionsDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> Response:
+    """The controller verifies the achieved figures on the measure's page, as from the link."""
+    form = await page_form(request)
+    async with sessions() as session:
+        if not await access.sees_measure(session, viewer, measure_id):
+            raise NotFound(f"measure {measure_id}")
+        about = await briefing.load(session, measure_id=measure_id)
+    verified, errors = verification.read(about, form)
+    problem = None
+    if verified is not None:
+        message = ConfirmClosure(by=viewer.id or 0, verified=verified, channel=Channel.PAGE)
+        try:
+            await lifecycle.command(
+                temporal,
+                measure_id=measure_id,
+                update=MeasureWorkflow.confirm_closure,
+                message=message,
+                result_type=LifecycleView,
+            )
+            return RedirectResponse(f"/measures/{measure_id}", status_code=303)
+        except lifecycle.FiguresInvalid as refusal:
+            errors = verification.figure_errors(about, form, refusal.problems)
+            problem = refusal_text(refusal)
+        except lifecycle.LifecycleRefused as refusal:
+            problem = refusal_text(refusal)
+    async with sessions() as session:
+        return await render_measure(
+            request,
+            session,
+            measure_id,
+            viewer,
+            settings,
+            problem or "Nothing was saved: correct the fields marked below.",
+            422,
+            form,
+            verify_errors=errors,
+        )
+
+
 def _message(action: Action, by: int, form: dict[str, str]) -> tuple[Any, BaseModel]:
     """The workflow update and its message for `action`, recorded as taken on a page."""
     page = Channel.PAGE
@@ -180,6 +229,7 @@ async def render_measure(
     error: str | None = None,
     status: int = 200,
     entered: dict[str, str] | None = None,
+    verify_errors: dict[str, str] | None = None,
 ) -> HTMLResponse:
     if not await access.sees_measure(session, viewer, measure_id):
         raise NotFound(f"measure {measure_id}")
@@ -220,6 +270,8 @@ async def render_measure(
             "milestones": await milestones.of(session, measure_id),
             "today": date.today(),
             "final": view.measure.stage in TERMINAL_STAGES,
+            "verify_errors": verify_errors or {},
+            "field_name": verification.field_name,
         },
         status_code=status,
     )
