@@ -225,7 +225,7 @@ async def _other_organization(
     session: AsyncSession, package: MeasurePackage, found: dict[str, Any]
 ) -> list[FieldProblem]:
     """A business unit or legal entity of another organization than the package's."""
-    organization = await _organization_of(session, package.id or 0)
+    organization = await organization_of(session, package_id=package.id or 0)
     return [
         FieldProblem(field, f"this {label} belongs to another organization than the package")
         for field, label in (
@@ -236,7 +236,8 @@ async def _other_organization(
     ]
 
 
-async def _organization_of(session: AsyncSession, package_id: int) -> int:
+async def organization_of(session: AsyncSession, *, package_id: int) -> int:
+    """The organization a measure package belongs to."""
     return (
         await session.exec(
             select(Portfolio.organization_id)

@@ -234,3 +234,42 @@ async def test_the_controller_verifies_and_closes_on_the_page(
     assert await db_stage(sessions, api.measure_id) is Stage.CLOSED
     channels = await _channels(sessions, api.measure_id)
     assert channels["lifecycle.stage_changed"] >= {"page"}
+
+
+async def test_the_owner_edits_the_master_data_with_mistakes_shown_next_to_their_fields(
+    owner_on_page: tuple[Api, httpx.AsyncClient], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    api, browser = owner_on_page
+    page = await browser.get(f"/measures/{api.measure_id}")
+    form = BeautifulSoup(page.text, "html.parser").select_one("details.edit form")
+    assert form is not None, "no master data form for the owner"
+    fields = {str(f["name"]): str(f.get("value", "")) for f in form.select("input")}
+    assert "sponsor_id" not in {str(f["name"]) for f in form.select("select")}  # managers only
+
+    wrong = await browser.post(
+        f"/measures/{api.measure_id}/edit",
+        data=fields | {"title": "ab", "horizon_months": "many", "baseline_amount": "1e20"},
+    )
+    saved = await browser.post(
+        f"/measures/{api.measure_id}/edit",
+        data=fields | {"title": "Retire the SAN, edited", "baseline_source": "FY26 ledger"},
+    )
+
+    assert wrong.status_code == 422
+    marked = BeautifulSoup(wrong.text, "html.parser")
+    said = {e["id"].removesuffix("-error"): e.get_text() for e in marked.select("span.error[id]")}
+    assert said["title"] == "Needs at least 3 characters."
+    assert said["horizon_months"] == "Enter a whole number."
+    assert said["baseline_amount"].startswith("Must be less than")
+    title = marked.select_one('input[name="title"]')
+    assert title is not None and title["value"] == "ab"  # what was typed stays
+    assert saved.status_code == 303
+    after = await browser.get(f"/measures/{api.measure_id}")
+    assert "<h1>Retire the SAN, edited</h1>" in after.text
+    async with sessions() as session:
+        events = await session.exec(
+            select(AuditEvent).where(AuditEvent.action == "measure.updated")
+        )
+        [event] = events.all()
+    assert event.channel.value == "page"
+    assert event.after is not None and event.after["baseline_source"] == "FY26 ledger"

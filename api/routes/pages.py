@@ -21,22 +21,26 @@ from api.params import RowId
 from api.templating import plain_error, templates
 from config.settings import Settings
 from models.channels import Channel
-from models.measure import workflow_id_for
+from models.measure import Measure, MeasureUpdate, workflow_id_for
 from models.measure_query import MeasureQuery
 from models.money import Scenario
+from models.organization import BusinessUnit, LegalEntity
 from models.people import Person
 from models.stages import GATE_ORDER, TERMINAL_STAGES, Stage
 from services import (
     access,
     briefing,
+    dimensions,
     figures,
     lifecycle,
     measure_view,
     measures,
     milestones,
     my_work,
+    people,
 )
-from services.errors import NotFound
+from services.db import transaction
+from services.errors import InvalidInput, NotFound
 from workflows.contracts import (
     Cancel,
     ConfirmClosure,
@@ -147,6 +151,82 @@ async def act(
         )
 
 
+async def _edit_context(session: AsyncSession, viewer: Person, measure: Measure) -> Any:
+    """What the master data form offers the viewer, or None when the measure is final."""
+    if measure.stage in TERMINAL_STAGES:
+        return None
+    portfolio = await measures.portfolio_of(session, package_id=measure.package_id)
+    organization = await measures.organization_of(session, package_id=measure.package_id)
+    return {
+        "choices": {
+            "people": [p for p in await people.everyone(session) if p.active],
+            "units": await dimensions.of(session, BusinessUnit, organization),
+            "entities": await dimensions.of(session, LegalEntity, organization),
+        },
+        "frozen": measure.plan_frozen_at is not None,
+        "names_people": await access.manages_portfolio(session, viewer, portfolio),
+    }
+
+
+EDIT_FIELDS = (
+    "title", "description", "owner_id", "sponsor_id", "controller_id", "business_unit_id",
+    "legal_entity_id", "plan_start", "horizon_months", "baseline_amount", "baseline_period",
+    "baseline_source",
+)  # fmt: skip
+
+
+@router.post("/measures/{measure_id}/edit", response_model=None)
+async def edit_measure(
+    request: Request,
+    measure_id: RowId,
+    viewer: PageViewer,
+    sessions: SessionsDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> Response:
+    """Save the master data form; mistakes are shown next to their fields, nothing saved."""
+    form = await page_form(request)
+    sent = {name: _form_value(name, form[name]) for name in EDIT_FIELDS if name in form}
+    errors: dict[str, str] = {}
+    try:
+        data = MeasureUpdate.model_validate(sent)
+        async with transaction(sessions) as session:
+            await measures.edit(
+                session, measure_id=measure_id, data=data, person=viewer, channel=Channel.PAGE
+            )
+    except ValidationError as error:
+        for problem in error.errors():
+            field = str(problem["loc"][0]) if problem["loc"] else "measure"
+            errors[field] = plain_error({**problem, "loc": ()})
+    except InvalidInput as error:
+        errors = {p.field: p.message[:1].upper() + p.message[1:] + "." for p in error.problems}
+    else:
+        await lifecycle.figures_changed(temporal, measure_id)
+        return RedirectResponse(f"/measures/{measure_id}", status_code=303)
+    async with sessions() as session:
+        return await render_measure(
+            request,
+            session,
+            measure_id,
+            viewer,
+            settings,
+            "Nothing was saved: correct the fields marked below.",
+            422,
+            form,
+            field_errors=errors,
+        )
+
+
+def _form_value(name: str, text: str) -> object:
+    """A form field as the update takes it: empty is no value, a month is its first day."""
+    text = text.strip()
+    if not text:
+        return None
+    if name == "plan_start" and len(text) == 7:
+        return f"{text}-01"
+    return text
+
+
 @router.post("/measures/{measure_id}/closure", response_model=None)
 async def confirm_closure(
     request: Request,
@@ -230,6 +310,7 @@ async def render_measure(
     status: int = 200,
     entered: dict[str, str] | None = None,
     verify_errors: dict[str, str] | None = None,
+    field_errors: dict[str, str] | None = None,
 ) -> HTMLResponse:
     if not await access.sees_measure(session, viewer, measure_id):
         raise NotFound(f"measure {measure_id}")
@@ -271,6 +352,8 @@ async def render_measure(
             "today": date.today(),
             "final": view.measure.stage in TERMINAL_STAGES,
             "verify_errors": verify_errors or {},
+            "field_errors": field_errors or {},
+            "edit": await _edit_context(session, viewer, view.measure) if may_edit else None,
             "field_name": verification.field_name,
         },
         status_code=status,
