@@ -16,6 +16,7 @@ from sqlalchemy import select as rows_of
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.accounts import PortfolioManager
 from models.audit import Actor
 from models.measure import Measure
 from models.organization import MeasurePackage, Organization, Portfolio, Program, Project
@@ -264,3 +265,42 @@ async def rename(
     session.add(node)
     await audit.change(session, actor, level.name, node_id, "renamed", {"name": name}, before)
     return node
+
+
+PATH_SEPARATOR = " \u203a "  # a single right-pointing angle quotation mark between levels
+
+
+@dataclass(frozen=True)
+class PackageChoice:
+    id: int
+    path: str  # portfolio, program, project and package names, to choose by
+    organization_id: int
+
+
+async def packages_managed_by(session: AsyncSession, person: Person) -> list[PackageChoice]:
+    """The measure packages in which `person` may create measures (admins: all)."""
+    query: Any = (
+        rows_of(
+            col(MeasurePackage.id),
+            col(Portfolio.name),
+            col(Program.name),
+            col(Project.name),
+            col(MeasurePackage.name),
+            col(Portfolio.organization_id),
+        )
+        .join(Project, col(Project.id) == MeasurePackage.project_id)
+        .join(Program, col(Program.id) == Project.program_id)
+        .join(Portfolio, col(Portfolio.id) == Program.portfolio_id)
+        .order_by(
+            col(Portfolio.name), col(Program.name), col(Project.name), col(MeasurePackage.name)
+        )
+    )
+    if not person.is_admin:
+        managed = select(PortfolioManager.portfolio_id).where(
+            PortfolioManager.person_id == person.id
+        )
+        query = query.where(col(Portfolio.id).in_(managed))
+    return [
+        PackageChoice(id=row[0], path=PATH_SEPARATOR.join(row[1:5]), organization_id=row[5])
+        for row in (await session.exec(query)).all()
+    ]

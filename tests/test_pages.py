@@ -6,8 +6,10 @@ from pathlib import Path
 
 import aiosmtplib
 import httpx
+from bs4 import BeautifulSoup
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -183,3 +185,43 @@ async def test_the_measure_list_searches_filters_and_pages(
     second = await reader.get("/measures?q=saving&sort=title&offset=50")
     assert "showing 51 to 55." in second.text and "Saving 54" in second.text
     assert "1 measure, showing 1 to 1." in found.text
+
+
+async def test_a_manager_creates_a_measure_in_the_browser(
+    reader: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+) -> None:
+    org = await make_org(sessions)
+    page = await reader.get("/measures/new")
+    assert page.status_code == 200
+    form = BeautifulSoup(page.text, "html.parser").select_one('form[action="/measures/new"]')
+    assert form is not None
+    csrf = form.select_one('input[name="csrf"]')
+    assert csrf is not None
+    fields = {
+        "csrf": str(csrf["value"]),
+        "package_id": str(org.package_id),
+        "title": "Retire the tape library",
+        "owner_id": str(org.owner_id),
+        "sponsor_id": str(org.sponsor_id),
+        "controller_id": str(org.owner_id),  # the owner twice: refused
+        "legal_entity_id": str(org.legal_entity_id),
+        "plan_start": "2027-01",
+        "horizon_months": "24",
+    }
+
+    refused = await reader.post("/measures/new", data=fields)
+    created = await reader.post(
+        "/measures/new", data=fields | {"controller_id": str(org.controller_id)}
+    )
+
+    assert refused.status_code == 422
+    said = BeautifulSoup(refused.text, "html.parser").select_one("span#controller_id-error")
+    assert said is not None and "segregation of duties" in said.get_text()
+    assert created.status_code == 303
+    measure_id = int(created.headers["location"].rsplit("/", 1)[-1])
+    shown = await reader.get(created.headers["location"])
+    assert "<h1>Retire the tape library</h1>" in shown.text
+    handle = temporal_env.client.get_workflow_handle(f"measure-{measure_id}")
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import NoResultFound
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api import verification
@@ -20,8 +21,9 @@ from api.errors import refusal_text
 from api.params import RowId
 from api.templating import plain_error, templates
 from config.settings import Settings
+from models.audit import Actor
 from models.channels import Channel
-from models.measure import Measure, MeasureUpdate, workflow_id_for
+from models.measure import Measure, MeasureCreate, MeasureUpdate, workflow_id_for
 from models.measure_query import MeasureQuery
 from models.money import Scenario
 from models.organization import BusinessUnit, LegalEntity
@@ -32,6 +34,7 @@ from services import (
     briefing,
     dimensions,
     figures,
+    hierarchy,
     lifecycle,
     measure_view,
     measures,
@@ -40,7 +43,7 @@ from services import (
     people,
 )
 from services.db import transaction
-from services.errors import InvalidInput, NotFound
+from services.errors import FieldProblem, InvalidInput, NotFound
 from workflows.contracts import (
     Cancel,
     ConfirmClosure,
@@ -99,6 +102,80 @@ async def my_work_page(request: Request, viewer: PageViewer, session: SessionDep
     """Decisions waiting for the viewer, their measures' next steps, their overdue milestones."""
     work = await my_work.load(session, person_id=viewer.id or 0, today=date.today())
     return templates.TemplateResponse(request, "my_work.html", {"work": work})
+
+
+@router.get("/measures/new", response_class=HTMLResponse)
+async def new_measure_page(
+    request: Request, viewer: PageViewer, session: SessionDep
+) -> HTMLResponse:
+    return await _new_measure(request, session, viewer)
+
+
+@router.post("/measures/new", response_model=None)
+async def create_measure(
+    request: Request,
+    viewer: PageViewer,
+    sessions: SessionsDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> Response:
+    """Create a measure under a package the viewer manages, and start its lifecycle."""
+    form = await page_form(request)
+    sent = {name: _form_value(name, form.get(name, "")) for name in (*EDIT_FIELDS, "package_id")}
+    sent = {name: value for name, value in sent.items() if value is not None}
+    errors: dict[str, str] = {}
+    try:
+        data = MeasureCreate.model_validate(sent)
+        async with transaction(sessions) as session:
+            portfolio = await measures.portfolio_of(session, package_id=data.package_id)
+            if not await access.manages_portfolio(session, viewer, portfolio):
+                raise InvalidInput([FieldProblem("package_id", "you do not manage its portfolio")])
+            measure, _ = await measures.create(
+                session, data=data, actor=Actor.person(viewer.id, Channel.PAGE)
+            )
+            facts = await measures.facts(session, measure=measure, today=date.today())
+    except ValidationError as error:
+        for problem in error.errors():
+            field = str(problem["loc"][0]) if problem["loc"] else "measure"
+            errors[field] = plain_error({**problem, "loc": ()})
+    except InvalidInput as error:
+        errors = {p.field: p.message[:1].upper() + p.message[1:] + "." for p in error.problems}
+    except NoResultFound:
+        errors = {"package_id": "Choose a measure package."}
+    else:
+        await lifecycle.start(temporal, facts=facts, task_queue=settings.temporal_task_queue)
+        return RedirectResponse(f"/measures/{facts.measure_id}", status_code=303)
+    async with sessions() as session:
+        return await _new_measure(request, session, viewer, form, errors)
+
+
+async def _new_measure(
+    request: Request,
+    session: AsyncSession,
+    viewer: Person,
+    entered: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> HTMLResponse:
+    packages = await hierarchy.packages_managed_by(session, viewer)
+    organizations = {p.organization_id for p in packages}
+    organization = next(iter(organizations)) if len(organizations) == 1 else None
+    return templates.TemplateResponse(
+        request,
+        "measure_new.html",
+        {
+            "packages": packages,
+            "measure": Measure(title="", package_id=0),
+            "choices": {
+                "people": [p for p in await people.everyone(session) if p.active],
+                "units": await dimensions.of(session, BusinessUnit, organization),
+                "entities": await dimensions.of(session, LegalEntity, organization),
+            },
+            "entered": entered or {},
+            "field_errors": errors or {},
+            "error": "Nothing was saved: correct the fields marked below." if errors else None,
+        },
+        status_code=422 if errors else 200,
+    )
 
 
 @router.get("/measures/{measure_id}", response_class=HTMLResponse)
