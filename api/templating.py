@@ -43,6 +43,8 @@ def _plain_message(error: Any) -> str:
         return "enter a date such as 2027-03-31."
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return "enter a whole number."
+    if kind in ("enum", "literal_error"):
+        return "choose one of the options."
     if kind == "decimal_max_places":
         return f"may have at most {context.get('decimal_places')} decimal places."
     if kind == "finite_number":

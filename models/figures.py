@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel, UniqueConstraint
 
 from models.base import metadata as _metadata  # noqa: F401
 from models.columns import MAX_ID, EnumText, MoneyType
-from models.money import ImpactCategory, Scenario
+from models.money import Amount, ImpactCategory, Scenario
 
 
 class ImpactLine(SQLModel, table=True):
@@ -51,6 +51,30 @@ class Milestone(SQLModel, table=True):
 
 
 # API shapes -------------------------------------------------------------------------------------
+
+
+class LineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: ImpactCategory
+    description: str = PydanticField(min_length=1, max_length=500)
+    annual_potential: Amount | None = PydanticField(
+        default=None, description="Estimated annual potential in the legal entity's currency."
+    )
+
+
+class LineOut(LineIn):
+    id: int
+
+
+class LineChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: ImpactCategory | None = None
+    description: str | None = PydanticField(default=None, min_length=1, max_length=500)
+    annual_potential: Amount | None = PydanticField(
+        default=None, description="Estimated annual potential in the legal entity's currency."
+    )
 
 
 class MilestoneIn(BaseModel):

@@ -27,6 +27,7 @@ class LineFigures:
     category: ImpactCategory
     description: str
     amounts: dict[Scenario, dict[date, Decimal]]
+    annual_potential: Decimal | None = None  # estimated run-rate, the legal entity's currency
 
     def amount(self, scenario: Scenario, period: date) -> Decimal | None:
         return self.amounts.get(scenario, {}).get(period)
@@ -90,6 +91,7 @@ async def load(
                 category=line.category,
                 description=line.description,
                 amounts=dict(amounts[line.id]),
+                annual_potential=line.annual_potential,
             )
             for line in rows.lines
         ],

@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from config.settings import Settings
 from models.audit import AuditEvent
-from models.figures import Milestone
+from models.figures import ImpactLine, Milestone
 from models.stages import Stage
 from services.db import transaction
 from tests.conftest import READER_PASSWORD
@@ -273,3 +273,54 @@ async def test_the_owner_edits_the_master_data_with_mistakes_shown_next_to_their
         [event] = events.all()
     assert event.channel.value == "page"
     assert event.after is not None and event.after["baseline_source"] == "FY26 ledger"
+
+
+async def test_the_owner_adds_corrects_and_removes_impact_lines_on_the_page(
+    owner_on_page: tuple[Api, httpx.AsyncClient], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    api, browser = owner_on_page
+    page = await browser.get(f"/measures/{api.measure_id}")
+    csrf = _CSRF.search(page.text)
+    assert csrf is not None
+    base = f"/measures/{api.measure_id}/lines"
+    line = {"csrf": csrf.group(1), "category": "cost_reduction", "description": "Licences"}
+
+    wrong = await browser.post(base, data=line | {"annual_potential": "10.123"})
+    added = await browser.post(base, data=line | {"annual_potential": "48000"})
+
+    assert wrong.status_code == 422
+    assert "EUR amounts have at most 2 decimal places" in wrong.text
+    assert added.status_code == 303
+    async with sessions() as session:
+        [new] = (
+            await session.exec(
+                select(ImpactLine).where(
+                    ImpactLine.measure_id == api.measure_id, ImpactLine.description == "Licences"
+                )
+            )
+        ).all()
+    edit = f"{base}/{new.id}"
+    corrected = await browser.post(
+        f"{edit}/edit",
+        data=line | {"description": "Licences, renegotiated", "annual_potential": ""},
+    )
+    unconfirmed = await browser.post(f"{edit}/remove", data={"csrf": csrf.group(1)})
+    removed = await browser.post(f"{edit}/remove", data={"csrf": csrf.group(1), "confirm": "yes"})
+
+    assert corrected.status_code == 303
+    assert unconfirmed.status_code == 422 and "tick the box" in unconfirmed.text.lower()
+    assert removed.status_code == 303
+    async with sessions() as session:
+        assert await session.get(ImpactLine, new.id) is None
+        actions = (
+            await session.exec(
+                select(AuditEvent.action, AuditEvent.channel).where(
+                    col(AuditEvent.action).startswith("impact_line.")
+                )
+            )
+        ).all()
+    assert [(a, c.value) for a, c in actions] == [
+        ("impact_line.added", "page"),
+        ("impact_line.changed", "page"),
+        ("impact_line.removed", "page"),
+    ]

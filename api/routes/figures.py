@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,12 +15,11 @@ from api.auth import SIGNED_IN, CurrentPerson, visible_measure
 from api.deps import SessionsDep, TemporalDep
 from api.params import RowId
 from models.audit import Actor, Channel
-from models.figures import ImpactLine, MonthlyValue
+from models.figures import ImpactLine, LineChange, LineIn, LineOut
 from models.measure import Measure
-from models.money import Amount, ImpactCategory, Scenario, amount_problem
+from models.money import Amount, Scenario
 from models.people import Person
-from models.stages import TERMINAL_STAGES
-from services import access, audit, figures, lifecycle, measures, snapshot
+from services import access, figures, impact_lines, lifecycle, measures, snapshot
 from services.db import transaction
 from services.errors import FieldProblem, InvalidInput
 
@@ -48,20 +46,6 @@ lines = APIRouter(
 )
 
 
-class LineIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    category: ImpactCategory
-    description: str = Field(min_length=1, max_length=500)
-    annual_potential: Amount | None = Field(
-        default=None, description="Estimated annual potential in the legal entity's currency."
-    )
-
-
-class LineOut(LineIn):
-    id: int
-
-
 @lines.get("", response_model=list[LineOut], responses=ERRORS, summary="The measure's impact lines")
 async def list_lines(
     measure_id: RowId, person: CurrentPerson, sessions: SessionsDep
@@ -84,55 +68,10 @@ async def add_line(
     measure_id: RowId, body: LineIn, person: CurrentPerson, sessions: SessionsDep
 ) -> LineOut:
     async with transaction(sessions) as session:
-        measure = await measures.get(session, measure_id=measure_id)
-        await may_edit(session, person, measure)
-        _unfrozen(measure, "no new lines")
-        snap = await snapshot.load(session, measure_id=measure_id, with_status=False)
-        currency = snap.currency or "EUR"
-        if body.annual_potential is not None and (
-            problem := amount_problem(body.annual_potential, currency)
-        ):
-            raise InvalidInput([FieldProblem("annual_potential", problem)])
-        line = ImpactLine(measure_id=measure_id, **body.model_dump())
-        session.add(line)
-        await session.flush()
-        await audit.record(
-            session,
-            actor=Actor.person(person.id, Channel.API),
-            entity_type="measure",
-            entity_id=measure_id,
-            action="impact_line.added",
-            after=body.model_dump(mode="json") | {"id": line.id},
+        line = await impact_lines.add(
+            session, measure_id=measure_id, data=body, person=person, actor=_api(person)
         )
     return LineOut.model_validate(line, from_attributes=True)
-
-
-class LineChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    category: ImpactCategory | None = None
-    description: str | None = Field(default=None, min_length=1, max_length=500)
-    annual_potential: Amount | None = Field(
-        default=None, description="Estimated annual potential in the legal entity's currency."
-    )
-
-
-def _unfrozen(measure: Measure, what: str) -> None:
-    if measure.plan_frozen_at is not None or measure.stage in TERMINAL_STAGES:
-        raise InvalidInput(
-            [FieldProblem("measure", f"the plan is frozen since the Decided gate: {what}")]
-        )
-
-
-async def _unfrozen_line(
-    session: AsyncSession, person: Person, measure_id: int, line_id: int
-) -> ImpactLine:
-    """The line, when `person` may edit the measure and its plan is not frozen yet."""
-    measure = await measures.get(session, measure_id=measure_id)
-    line = await _line(session, measure_id, line_id)
-    await may_edit(session, person, measure)
-    _unfrozen(measure, "its lines stay as decided")
-    return line
 
 
 @lines.patch(
@@ -150,28 +89,13 @@ async def change_line(
     temporal: TemporalDep,
 ) -> LineOut:
     async with transaction(sessions) as session:
-        line = await _unfrozen_line(session, person, measure_id, line_id)
-        changes = body.model_dump(exclude_unset=True)
-        if changes.get("category") is None:
-            changes.pop("category", None)
-        if changes.get("description") is None:
-            changes.pop("description", None)
-        currency = (await snapshot.load(session, measure_id=measure_id, with_status=False)).currency
-        potential = changes.get("annual_potential")
-        if potential is not None and (problem := amount_problem(potential, currency or "EUR")):
-            raise InvalidInput([FieldProblem("annual_potential", problem)])
-        before = LineOut.model_validate(line, from_attributes=True).model_dump(mode="json")
-        for name, value in changes.items():
-            setattr(line, name, value)
-        session.add(line)
-        await audit.record(
+        line = await impact_lines.change(
             session,
-            actor=Actor.person(person.id, Channel.API),
-            entity_type="measure",
-            entity_id=measure_id,
-            action="impact_line.changed",
-            before=before,
-            after=LineOut.model_validate(line, from_attributes=True).model_dump(mode="json"),
+            measure_id=measure_id,
+            line_id=line_id,
+            data=body,
+            person=person,
+            actor=_api(person),
         )
     await lifecycle.figures_changed(temporal, measure_id)
     return LineOut.model_validate(line, from_attributes=True)
@@ -191,20 +115,15 @@ async def remove_line(
     temporal: TemporalDep,
 ) -> Response:
     async with transaction(sessions) as session:
-        line = await _unfrozen_line(session, person, measure_id, line_id)
-        before = LineOut.model_validate(line, from_attributes=True).model_dump(mode="json")
-        await session.exec(delete(MonthlyValue).where(col(MonthlyValue.impact_line_id) == line_id))
-        await session.delete(line)
-        await audit.record(
-            session,
-            actor=Actor.person(person.id, Channel.API),
-            entity_type="measure",
-            entity_id=measure_id,
-            action="impact_line.removed",
-            before=before,
+        await impact_lines.remove(
+            session, measure_id=measure_id, line_id=line_id, person=person, actor=_api(person)
         )
     await lifecycle.figures_changed(temporal, measure_id)
     return Response(status_code=204)
+
+
+def _api(person: Person) -> Actor:
+    return Actor.person(person.id, Channel.API)
 
 
 class MonthlyAmount(BaseModel):

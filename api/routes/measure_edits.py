@@ -25,11 +25,11 @@ from api.routes.pages import render_measure
 from api.templating import plain_error
 from config.settings import Settings
 from models.audit import Actor, Channel
-from models.figures import ImpactLine, MilestoneChange, MilestoneIn
+from models.figures import ImpactLine, LineChange, LineIn, MilestoneChange, MilestoneIn
 from models.measure import Measure
 from models.money import Scenario
 from models.people import Person
-from services import access, figures, lifecycle, measures, milestones
+from services import access, figures, impact_lines, lifecycle, measures, milestones
 from services.db import transaction
 from services.errors import FieldProblem, Forbidden, InvalidInput
 
@@ -219,4 +219,129 @@ async def _milestone_change(
     async with sessions() as session:
         return await render_measure(
             request, session, measure_id, viewer, settings, message, 422, form
+        )
+
+
+@router.post("/measures/{measure_id}/lines")
+async def add_line(
+    request: Request,
+    measure_id: RowId,
+    viewer: PageViewer,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    form = await page_form(request)
+
+    async def change(session: AsyncSession, actor: Actor) -> None:
+        data = LineIn.model_validate(_line_fields(form))
+        await impact_lines.add(
+            session, measure_id=measure_id, data=data, person=viewer, actor=actor
+        )
+
+    return await _line_change(
+        request, measure_id, 0, viewer, sessions, settings, temporal, form, change
+    )
+
+
+@router.post("/measures/{measure_id}/lines/{line_id}/edit")
+async def change_line(
+    request: Request,
+    measure_id: RowId,
+    line_id: RowId,
+    viewer: PageViewer,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    form = await page_form(request)
+
+    async def change(session: AsyncSession, actor: Actor) -> None:
+        data = LineChange.model_validate(
+            _line_fields(form) | {"annual_potential": _potential(form)}
+        )
+        await impact_lines.change(
+            session, measure_id=measure_id, line_id=line_id, data=data, person=viewer, actor=actor
+        )
+
+    return await _line_change(
+        request, measure_id, line_id, viewer, sessions, settings, temporal, form, change
+    )
+
+
+@router.post("/measures/{measure_id}/lines/{line_id}/remove")
+async def remove_line(
+    request: Request,
+    measure_id: RowId,
+    line_id: RowId,
+    viewer: PageViewer,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    form = await page_form(request)
+
+    async def change(session: AsyncSession, actor: Actor) -> None:
+        if form.get("confirm") != "yes":
+            raise InvalidInput([FieldProblem("confirm", "tick the box to confirm the removal")])
+        await impact_lines.remove(
+            session, measure_id=measure_id, line_id=line_id, person=viewer, actor=actor
+        )
+
+    return await _line_change(
+        request, measure_id, line_id, viewer, sessions, settings, temporal, form, change
+    )
+
+
+def _line_fields(form: dict[str, str]) -> dict[str, object]:
+    fields: dict[str, object] = {
+        "category": form.get("category", ""),
+        "description": form.get("description", "").strip(),
+    }
+    if (potential := _potential(form)) is not None:
+        fields["annual_potential"] = potential
+    return fields
+
+
+def _potential(form: dict[str, str]) -> str | None:
+    return form.get("annual_potential", "").strip().replace(",", "").replace(" ", "") or None
+
+
+async def _line_change(
+    request: Request,
+    measure_id: int,
+    line_id: int,
+    viewer: Person,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    temporal: Client,
+    form: dict[str, str],
+    change: Callable[[AsyncSession, Actor], Awaitable[None]],
+) -> Response:
+    """Make an impact line change in one transaction; mistakes next to the line's fields."""
+    try:
+        async with transaction(sessions) as session:
+            await change(session, Actor.person(viewer.id, Channel.PAGE))
+    except ValidationError as error:
+        errors = {
+            str(e["loc"][0]) if e["loc"] else "line": plain_error({**e, "loc": ()})
+            for e in error.errors()
+        }
+    except InvalidInput as error:
+        errors = {p.field: p.message[:1].upper() + p.message[1:] + "." for p in error.problems}
+    else:
+        await lifecycle.figures_changed(temporal, measure_id)
+        return RedirectResponse(f"/measures/{measure_id}", status_code=303)
+    message = "Nothing was saved: " + " ".join(errors.values())
+    async with sessions() as session:
+        return await render_measure(
+            request,
+            session,
+            measure_id,
+            viewer,
+            settings,
+            message,
+            422,
+            form,
+            line_errors={line_id: errors},
         )

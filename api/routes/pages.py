@@ -25,7 +25,7 @@ from models.audit import Actor
 from models.channels import Channel
 from models.measure import Measure, MeasureCreate, MeasureUpdate, workflow_id_for
 from models.measure_query import MeasureQuery
-from models.money import Scenario
+from models.money import ImpactCategory, Scenario
 from models.organization import BusinessUnit, LegalEntity
 from models.people import Person
 from models.stages import GATE_ORDER, TERMINAL_STAGES, Stage
@@ -388,6 +388,7 @@ async def render_measure(
     entered: dict[str, str] | None = None,
     verify_errors: dict[str, str] | None = None,
     field_errors: dict[str, str] | None = None,
+    line_errors: dict[int, dict[str, str]] | None = None,
 ) -> HTMLResponse:
     if not await access.sees_measure(session, viewer, measure_id):
         raise NotFound(f"measure {measure_id}")
@@ -430,6 +431,11 @@ async def render_measure(
             "final": view.measure.stage in TERMINAL_STAGES,
             "verify_errors": verify_errors or {},
             "field_errors": field_errors or {},
+            "line_errors": line_errors or {},
+            "lines_open": may_edit
+            and view.measure.plan_frozen_at is None
+            and view.measure.stage not in TERMINAL_STAGES,
+            "categories": list(ImpactCategory),
             "edit": await _edit_context(session, viewer, view.measure) if may_edit else None,
             "field_name": verification.field_name,
         },
