@@ -60,7 +60,11 @@ async def test_an_admin_adds_and_deactivates_a_person(
     rita = (await _people(sessions))["rita@globex.example"]
     assert await _can_sign_in(sessions, "rita@globex.example", "a long enough password")
 
-    off = await reader.post(f"/admin/people/{rita.id}", data={"csrf": csrf, "active": "false"})
+    deactivate = {"csrf": csrf, "active": "false"}
+    unconfirmed = await reader.post(f"/admin/people/{rita.id}", data=deactivate)
+    assert unconfirmed.status_code == 422 and "tick the box to confirm" in unconfirmed.text
+    assert await _can_sign_in(sessions, "rita@globex.example", "a long enough password")
+    off = await reader.post(f"/admin/people/{rita.id}", data=deactivate | {"confirm": "yes"})
     assert off.status_code == 303
     assert not await _can_sign_in(sessions, "rita@globex.example", "a long enough password")
     async with sessions() as session:

@@ -139,6 +139,13 @@ async def test_a_refusal_on_a_page_reads_as_a_sentence_next_to_the_form(
     assert "String should have" not in no_reason.text and "Input should be" not in bad_date.text
     assert (await api.view())["stage"] == "defined"  # nothing changed
 
+    unconfirmed = await _act(browser, api.measure_id, "cancel", reason="not worth it")
+    assert unconfirmed.status_code == 422
+    assert "tick the box to confirm the cancellation" in unconfirmed.text
+    confirmed = await _act(browser, api.measure_id, "cancel", reason="not worth it", confirm="yes")
+    assert confirmed.status_code == 303
+    assert (await api.view())["stage"] == "cancelled"
+
 
 async def test_a_page_action_needs_the_session_csrf_value(
     owner_on_page: tuple[Api, httpx.AsyncClient],

@@ -144,6 +144,8 @@ async def change_person(
     request: Request, person_id: RowId, viewer: PageViewer, sessions: SessionsDep
 ) -> Response:
     async def change(session: AsyncSession, actor: Actor, form: dict[str, str]) -> str:
+        if form.get("active") == "false" and form.get("confirm") != "yes":
+            raise InvalidInput([_problem("confirm", "tick the box to confirm the deactivation")])
         data = PersonUpdate.model_validate(
             {"active": form.get("active"), "is_admin": form.get("is_admin")}
         )

@@ -206,6 +206,8 @@ async def act(
         request, request.cookies.get(SESSION_COOKIE, ""), form.get("csrf")
     )
     status = 403
+    if problem is None and action == "cancel" and form.get("confirm") != "yes":
+        problem, status = "Nothing was changed: tick the box to confirm the cancellation.", 422
     if problem is None:
         try:
             update, message = _message(action, viewer.id or 0, form)
