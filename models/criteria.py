@@ -50,6 +50,10 @@ class MeasureSnapshot(BaseModel):
     business_unit_id: int | None = None
     legal_entity_id: int | None = None
     currency: str | None = None
+    # The organization's group currency, and what one unit of `currency` is worth in it (None
+    # when no rate is kept; 1 is implied for the group currency itself).
+    group_currency: str | None = None
+    rate_to_group: Decimal | None = None
     baseline_amount: Decimal | None = None
     baseline_period: str | None = None
     baseline_source: str | None = None
@@ -181,14 +185,39 @@ def unmet_criteria(
     return unmet
 
 
+def planned_annual_ebitda_in_group(snapshot: MeasureSnapshot) -> Decimal | None:
+    """The planned annual EBITDA effect in the organization's group currency (the currency of
+    the portfolio's steering threshold); None when no rate converts it."""
+    planned = planned_annual_ebitda(snapshot)
+    if snapshot.group_currency is None or snapshot.currency in (None, snapshot.group_currency):
+        return planned
+    if snapshot.rate_to_group is None:
+        return None
+    return planned * snapshot.rate_to_group
+
+
+def missing_rate(target: Stage, snapshot: MeasureSnapshot) -> str | None:
+    """Why the gate cannot open for want of an exchange rate, or None."""
+    if target is not Stage.DECIDED or planned_annual_ebitda_in_group(snapshot) is not None:
+        return None
+    return (
+        f"no exchange rate from {snapshot.currency} into the group currency "
+        f"{snapshot.group_currency}: the steering threshold cannot be applied until an admin "
+        "sets it on the admin page, under Rates"
+    )
+
+
 def required_approvers(target: Stage, snapshot: MeasureSnapshot, policy: GatePolicy) -> list[Role]:
     """Who must approve the gate: the policy's approvers, plus the steering committee when a
-    Decided gate's planned annual EBITDA reaches the portfolio's threshold."""
+    Decided gate's planned annual EBITDA, in the group currency, reaches the portfolio's
+    threshold."""
     roles = list(policy.gates[target].approvers)
+    planned = planned_annual_ebitda_in_group(snapshot)
     if (
         target is Stage.DECIDED
         and Role.STEERING_COMMITTEE not in roles
-        and planned_annual_ebitda(snapshot) >= policy.steering_threshold
+        and planned is not None
+        and planned >= policy.steering_threshold
     ):
         roles.append(Role.STEERING_COMMITTEE)
     return roles

@@ -100,14 +100,18 @@ class LinkSignIn(BaseModel):
     at_or_above: Decimal | None = Field(
         default=None,
         ge=0,
-        description="Gates of measures whose planned annual EBITDA effect is at least this.",
+        description="Gates of measures whose planned annual EBITDA effect, in the group "
+        "currency, is at least this.",
     )
 
-    def required(self, *, closure: bool, annual_ebitda: Decimal) -> bool:
-        """Whether a link on such a gate needs its person signed in."""
+    def required(self, *, closure: bool, annual_ebitda_in_group: Decimal | None) -> bool:
+        """Whether a link on such a gate needs its person signed in (an amount no rate
+        converts counts as large)."""
         if closure and self.closure:
             return True
-        return self.at_or_above is not None and annual_ebitda >= self.at_or_above
+        if self.at_or_above is None:
+            return False
+        return annual_ebitda_in_group is None or annual_ebitda_in_group >= self.at_or_above
 
 
 class GatePolicy(BaseModel):

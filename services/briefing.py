@@ -10,7 +10,13 @@ from decimal import Decimal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.criteria import MeasureSnapshot, horizon, planned_annual_ebitda, unmet_criteria
+from models.criteria import (
+    MeasureSnapshot,
+    horizon,
+    planned_annual_ebitda,
+    planned_annual_ebitda_in_group,
+    unmet_criteria,
+)
 from models.money import ImpactCategory, Scenario, ebitda_effect, format_money
 from models.policy import Role
 from models.stages import Stage, next_stage
@@ -42,6 +48,8 @@ class Briefing:
     periods: list[date]
     lines: list[LineFigures]
     annual_ebitda: Decimal  # the largest planned EBITDA effect in 12 consecutive months
+    # The same in the organization's group currency; None when no rate converts it.
+    annual_ebitda_in_group: Decimal | None
     next_gate: Stage | None
     people: dict[Role, list[int]]  # who acts for each role, by person id
     unmet: list[str] = field(default_factory=list)  # what the next gate still lacks
@@ -96,6 +104,7 @@ async def load(
             for line in rows.lines
         ],
         annual_ebitda=planned_annual_ebitda(snap),
+        annual_ebitda_in_group=planned_annual_ebitda_in_group(snap),
         next_gate=upcoming,
         people={
             role: rows.people_ids(role)

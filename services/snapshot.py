@@ -12,16 +12,24 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, select
+from sqlalchemy import Row, Table, and_, bindparam, select
 from sqlmodel import SQLModel, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.criteria import LineSnapshot, MeasureSnapshot, MilestoneSnapshot, PeriodAmount
 from models.figures import ImpactLine, Milestone, MonthlyValue
+from models.fx import FxRate
 from models.gates import SteeringMember
 from models.measure import Measure
 from models.money import Scenario
-from models.organization import LegalEntity, MeasurePackage, Program, Project
+from models.organization import (
+    LegalEntity,
+    MeasurePackage,
+    Organization,
+    Portfolio,
+    Program,
+    Project,
+)
 from models.people import Person
 from models.policy import Role
 from models.status import Light
@@ -119,6 +127,8 @@ def build(
         business_unit_id=measure.business_unit_id,
         legal_entity_id=measure.legal_entity_id,
         currency=rows.currency,
+        group_currency=measure.group_currency,
+        rate_to_group=measure.rate_to_group,
         baseline_amount=measure.baseline_amount,
         baseline_period=measure.baseline_period,
         baseline_source=measure.baseline_source,
@@ -202,6 +212,7 @@ def _statements() -> _Statements:
         _table(Milestone),
     )
     steering = _table(SteeringMember)
+    portfolio, organization, rate = _table(Portfolio), _table(Organization), _table(FxRate)
     measure_id: Any = bindparam("measure_id")
     m = measure.c
     return _Statements(
@@ -221,12 +232,23 @@ def _statements() -> _Statements:
             m.horizon_months,
             program.c.portfolio_id,
             entity.c.currency,
+            organization.c.group_currency,
+            rate.c.rate.label("rate_to_group"),
         )
         .select_from(
             measure.join(package, package.c.id == m.package_id)
             .join(project, project.c.id == package.c.project_id)
             .join(program, program.c.id == project.c.program_id)
+            .join(portfolio, portfolio.c.id == program.c.portfolio_id)
+            .join(organization, organization.c.id == portfolio.c.organization_id)
             .outerjoin(entity, entity.c.id == m.legal_entity_id)
+            .outerjoin(
+                rate,
+                and_(
+                    rate.c.organization_id == organization.c.id,
+                    rate.c.currency == entity.c.currency,
+                ),
+            )
         )
         .where(m.id == bindparam("id")),
         lines=select(line.c.id, line.c.category, line.c.description, line.c.annual_potential)

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from models.closure import closure_problems
     from models.criteria import (
         MeasureSnapshot,
+        missing_rate,
         people_in_role,
         required_approvers,
         unmet_criteria,
@@ -224,6 +225,8 @@ class MeasureWorkflow:
                     type=UNMET,
                     non_retryable=True,
                 )
+            if (no_rate := missing_rate(target, snapshot)) is not None:
+                raise _rule(no_rate)
             required = required_approvers(target, snapshot, policy)
             eligible = {role: people_in_role(role, snapshot) for role in required}
             if nobody := [role.label for role in required if not eligible[role]]:

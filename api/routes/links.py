@@ -243,7 +243,7 @@ async def _sign_in_required(sessions: SessionsDep, context: Context) -> bool:
         )
     return policy.link_sign_in.required(
         closure=context.link.action is LinkAction.VERIFY,
-        annual_ebitda=context.about.annual_ebitda,
+        annual_ebitda_in_group=context.about.annual_ebitda_in_group,
     )
 
 
