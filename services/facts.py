@@ -20,6 +20,7 @@ from models.stages import Stage
 from services import audit, links
 from services.db import transaction
 from workflows.contracts import (
+    ApproverReplaced,
     AuditAnchor,
     ClosureConfirmed,
     EscalationFired,
@@ -155,6 +156,17 @@ async def _apply(session: AsyncSession, batch: FactBatch, item: FactRecord) -> a
                 for figure in fact.verified.figures
             ],
         )
+    elif isinstance(fact, ApproverReplaced):
+        # Their links die with the approval they were for.
+        for person_id in fact.replaced:
+            await links.revoke(
+                session,
+                measure_id=measure_id,
+                gate_round=fact.round,
+                person_id=person_id,
+                reason=f"another person now acts as {fact.role.label}",
+                now=batch.at,
+            )
     elif isinstance(fact, EscalationFired):
         after = {
             "step": fact.step.kind.value,

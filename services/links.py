@@ -126,12 +126,15 @@ async def revoke(
     now: datetime,
     gate_round: int | None = None,
     link_id: int | None = None,
+    person_id: int | None = None,
 ) -> None:
-    """End the open links of a measure (of one gate, or one link), inside the caller's
-    transaction."""
+    """End the open links of a measure (of one gate, one person or one link), inside the
+    caller's transaction."""
     statement = _open().where(col(SignedLink.measure_id) == measure_id)
     if gate_round is not None:
         statement = statement.where(col(SignedLink.gate_round) == gate_round)
+    if person_id is not None:
+        statement = statement.where(col(SignedLink.person_id) == person_id)
     if link_id is not None:
         statement = statement.where(col(SignedLink.id) == link_id)
     await session.exec(statement.values(revoked_at=now, revoke_reason=reason[:300]))

@@ -12,7 +12,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.audit import Actor, Channel
 from models.columns import MAX_ID, utcnow
-from models.gates import Gate, GateDecisionRecord, GateStatus
 from models.measure import (
     FROZEN_AT_DECIDED,
     REQUIRED,
@@ -152,7 +151,6 @@ async def update(
         raise InvalidInput(problems)
     after = MeasureCreate.model_validate(measure.model_dump() | changes)
     await _check_references(session, after)
-    await _no_pending_approver_replaced(session, measure, changes)
     before = {name: getattr(measure, name) for name in changes}
     for name, value in changes.items():
         setattr(measure, name, value)
@@ -188,37 +186,6 @@ def _edit_problems(measure: Measure, changes: dict[str, Any]) -> list[FieldProbl
             if name in changes
         ]
     return problems
-
-
-async def _no_pending_approver_replaced(
-    session: AsyncSession, measure: Measure, changes: dict[str, Any]
-) -> None:
-    """A sponsor or controller whose approval the open gate awaits stays until it is decided."""
-    gate = (
-        await session.exec(
-            select(Gate).where(Gate.measure_id == measure.id, Gate.status == GateStatus.OPEN)
-        )
-    ).first()
-    if gate is None:
-        return
-    decided = set(
-        (
-            await session.exec(
-                select(GateDecisionRecord.role).where(GateDecisionRecord.gate_id == gate.id)
-            )
-        ).all()
-    )
-    problems = [
-        FieldProblem(
-            f"{role}_id",
-            f"the open gate to {gate.target.label} awaits the {role}'s decision: decide it, or "
-            "put the measure on hold to withdraw it, before naming another person",
-        )
-        for role in ("sponsor", "controller")
-        if f"{role}_id" in changes and role in gate.required and role not in decided
-    ]
-    if problems:
-        raise InvalidInput(problems)
 
 
 async def _other_organization(

@@ -17,10 +17,13 @@ from config.settings import Settings
 from models.audit import AuditEvent
 from models.columns import utcnow
 from models.measure import Measure
+from models.people import Person
 from models.stages import Stage
 from services.db import transaction
-from tests.factories import as_person, make_org, measure_payload
-from tests.lifecycle_helpers import start_measure
+from tests.factories import as_person, give_api_token, make_org, measure_payload
+from tests.lifecycle_helpers import db_stage, start_measure
+from tests.link_helpers import confirm, email_to, links_in, open_link
+from tests.support import CapturingSmtp
 from workflows import search_attributes as sa
 
 
@@ -133,23 +136,49 @@ async def test_after_decided_the_plan_basis_is_frozen_and_people_may_change(
     assert found.get(sa.BUSINESS_UNIT_ID) is None
 
 
-async def test_a_pending_approver_stays_until_the_gate_is_decided(
+async def test_a_new_sponsor_takes_over_the_pending_approval(
     client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
     sessions: async_sessionmaker[AsyncSession],
     temporal_env: WorkflowEnvironment,
     settings: Settings,
+    smtp: CapturingSmtp,
     worker: object,
 ) -> None:
-    api, _ = await start_measure(sessions, temporal_env, settings, client, submitted=True)
-    someone = (
+    api, org = await start_measure(sessions, temporal_env, settings, client, submitted=True)
+    old_link = links_in(await email_to(smtp, "sam.sponsor@", "Decision needed"))["Approve"]
+    nina = (
         await client.post(
             "/api/people", json={"email": "nina.new@acme.example", "name": "Nina New"}
         )
     ).json()
+    await give_api_token(sessions, await _person(sessions, nina["id"]))
 
-    answer = await client.patch(
-        f"/api/measures/{api.measure_id}", json={"sponsor_id": someone["id"]}
+    moved = await client.patch(f"/api/measures/{api.measure_id}", json={"sponsor_id": nina["id"]})
+
+    assert moved.status_code == 200, moved.text
+    new_link = links_in(await email_to(smtp, "nina.new@", "Decision needed"))["Approve"]
+    old, _ = await open_link(browser, old_link)
+    assert old.status_code == 410 and "another person now acts as sponsor" in old.text
+    assert (await api.decide(org.sponsor_id)).status_code == 404  # no longer sees the measure
+    _, csrf = await open_link(browser, new_link)
+    assert (await confirm(browser, new_link, csrf)).status_code == 200
+    assert await db_stage(sessions, api.measure_id) is Stage.IDENTIFIED
+    async with sessions() as session:
+        [replaced] = (
+            await session.exec(
+                select(AuditEvent).where(AuditEvent.action == "lifecycle.approver_replaced")
+            )
+        ).all()
+    assert replaced.after is not None
+    assert (replaced.after["replaced"], replaced.after["now_acting"]) == (
+        [org.sponsor_id],
+        [nina["id"]],
     )
 
-    assert answer.status_code == 422
-    assert "awaits the sponsor's decision" in answer.json()["detail"][0]["msg"]
+
+async def _person(sessions: async_sessionmaker[AsyncSession], person_id: int) -> Person:
+    async with sessions() as session:
+        person = await session.get(Person, person_id)
+        assert person is not None
+        return person

@@ -188,13 +188,29 @@ class ClosureConfirmed(BaseModel):
     channel: Channel = Channel.API
 
 
+class ApproverReplaced(BaseModel):
+    """The person acting for a role the open gate awaits changed: the pending approval moves."""
+
+    kind: Literal["approver_replaced"] = "approver_replaced"
+    round: int
+    role: Role
+    replaced: list[int]
+    now_acting: list[int]
+
+
 class EscalationFired(BaseModel):
     kind: Literal["escalation_fired"] = "escalation_fired"
     step: EscalationStep
 
 
 Fact = Annotated[
-    GateSubmitted | GateDecided | GateClosed | StageChanged | ClosureConfirmed | EscalationFired,
+    GateSubmitted
+    | GateDecided
+    | GateClosed
+    | StageChanged
+    | ClosureConfirmed
+    | EscalationFired
+    | ApproverReplaced,
     Field(discriminator="kind"),
 ]
 

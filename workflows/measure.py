@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from models.stages import TERMINAL_STAGES, Stage, next_stage
     from workflows import search_attributes as sa
     from workflows.contracts import (
+        ApproverReplaced,
         Cancel,
         ClosureConfirmed,
         ConfirmClosure,
@@ -525,10 +526,52 @@ class MeasureWorkflow:
 
     @workflow.signal(name="figures_changed")
     async def figures_changed(self) -> None:
-        """Figures or milestones changed: read the dual status again, so what admins see in the
-        Temporal UI moves with the figures, not only with the next gate."""
-        if self.s.stage not in TERMINAL_STAGES:
+        """The measure's data changed (figures, milestones, master data): read it again, so what
+        admins see in the Temporal UI moves with it, and a pending approval follows its role to
+        the person who holds it now."""
+        if self.s.stage in TERMINAL_STAGES:
+            return
+        if self.s.gate is None:
             await self._load_snapshot()
+            return
+        async with self._lock:
+            snapshot = await self._load_snapshot()
+            if self.s.gate is not None:
+                await self._follow_the_roles(self.s.gate, snapshot)
+
+    async def _follow_the_roles(self, gate: OpenGate, snapshot: MeasureSnapshot) -> None:
+        """Move each pending approval whose role another person holds now: the old person's
+        links end, the new one is asked, and the escalation ladder goes on as it was."""
+        moved = [
+            (role, gate.eligible[role], people_in_role(role, snapshot))
+            for role in gate.pending
+            if role is not Role.STEERING_COMMITTEE
+            and people_in_role(role, snapshot) != gate.eligible[role]
+        ]
+        if not moved:
+            return
+        await self._record(
+            [
+                FactRecord(
+                    key=f"gate{gate.round}/replaced/{role.value}/{'-'.join(map(str, now))}",
+                    fact=ApproverReplaced(
+                        round=gate.round, role=role, replaced=was, now_acting=now
+                    ),
+                )
+                for role, was, now in moved
+            ]
+        )
+        for role, _, now in moved:
+            gate.eligible[role] = now
+        self._moved()
+        kind = (
+            NoticeKind.CLOSURE_REQUEST
+            if gate.target is Stage.CLOSED
+            else NoticeKind.APPROVAL_REQUEST
+        )
+        for role, _, now in moved:
+            suffix = f"requested/{role.value}/{'-'.join(map(str, now))}"
+            await self._notify(self._gate_notice(gate, kind, role, suffix))
 
     # --- reading ----------------------------------------------------------------------------
 
