@@ -5,8 +5,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 
 from models.money import format_money, minor_digits
+from services.errors import InvalidInput
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters["money"] = format_money
@@ -63,3 +65,16 @@ def _plain_message(error: Any) -> str:
     if "email address" in message:
         return "enter a valid email address such as anna@example.com."
     return message.rstrip(".") + "."
+
+
+def field_errors(error: Exception) -> dict[str, str]:
+    """A form's mistakes as sentences keyed by field, from pydantic's ValidationError or the
+    services' InvalidInput, to show next to each field."""
+    if isinstance(error, ValidationError):
+        return {
+            (str(e["loc"][0]) if e["loc"] else "form"): plain_error({**e, "loc": ()})
+            for e in error.errors()
+        }
+    if isinstance(error, InvalidInput):
+        return {p.field: p.message[:1].upper() + p.message[1:] + "." for p in error.problems}
+    raise TypeError(error)

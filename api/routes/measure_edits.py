@@ -22,7 +22,7 @@ from api.auth import PageViewer, page_form
 from api.deps import SessionsDep, SettingsDep, TemporalDep
 from api.params import RowId
 from api.routes.pages import render_measure
-from api.templating import plain_error
+from api.templating import field_errors, plain_error
 from config.settings import Settings
 from models.audit import Actor, Channel
 from models.figures import ImpactLine, LineChange, LineIn, MilestoneChange, MilestoneIn
@@ -322,13 +322,8 @@ async def _line_change(
     try:
         async with transaction(sessions) as session:
             await change(session, Actor.person(viewer.id, Channel.PAGE))
-    except ValidationError as error:
-        errors = {
-            str(e["loc"][0]) if e["loc"] else "line": plain_error({**e, "loc": ()})
-            for e in error.errors()
-        }
-    except InvalidInput as error:
-        errors = {p.field: p.message[:1].upper() + p.message[1:] + "." for p in error.problems}
+    except (ValidationError, InvalidInput) as error:
+        errors = field_errors(error)
     else:
         await lifecycle.figures_changed(temporal, measure_id)
         return RedirectResponse(f"/measures/{measure_id}", status_code=303)

@@ -19,7 +19,7 @@ from api.csrf import FormGuard
 from api.deps import SessionDep, SessionsDep, SettingsDep, TemporalDep
 from api.errors import refusal_text
 from api.params import RowId
-from api.templating import plain_error, templates
+from api.templating import field_errors, plain_error, templates
 from config.settings import Settings
 from models.audit import Actor
 from models.channels import Channel
@@ -134,12 +134,8 @@ async def create_measure(
                 session, data=data, actor=Actor.person(viewer.id, Channel.PAGE)
             )
             facts = await measures.facts(session, measure=measure, today=date.today())
-    except ValidationError as error:
-        for problem in error.errors():
-            field = str(problem["loc"][0]) if problem["loc"] else "measure"
-            errors[field] = plain_error({**problem, "loc": ()})
-    except InvalidInput as error:
-        errors = {p.field: p.message[:1].upper() + p.message[1:] + "." for p in error.problems}
+    except (ValidationError, InvalidInput) as error:
+        errors = field_errors(error)
     except NoResultFound:
         errors = {"package_id": "Choose a measure package."}
     else:
@@ -273,12 +269,8 @@ async def edit_measure(
             await measures.edit(
                 session, measure_id=measure_id, data=data, person=viewer, channel=Channel.PAGE
             )
-    except ValidationError as error:
-        for problem in error.errors():
-            field = str(problem["loc"][0]) if problem["loc"] else "measure"
-            errors[field] = plain_error({**problem, "loc": ()})
-    except InvalidInput as error:
-        errors = {p.field: p.message[:1].upper() + p.message[1:] + "." for p in error.problems}
+    except (ValidationError, InvalidInput) as error:
+        errors = field_errors(error)
     else:
         await lifecycle.figures_changed(temporal, measure_id)
         return RedirectResponse(f"/measures/{measure_id}", status_code=303)
