@@ -514,6 +514,21 @@ async def test_a_portfolios_gate_policy_is_for_those_who_see_the_portfolio(
 # --- the trail cannot be cut short without trace ------------------------------------------
 
 
+async def _every_activity_done(handle: Any) -> None:
+    """Return once every activity the workflow scheduled so far has completed (long-polls the
+    history; no sleeping)."""
+    known = len((await handle.fetch_history()).events)
+    scheduled: set[int] = set()
+    done: set[int] = set()
+    async for event in handle.fetch_history_events(wait_new_event=True):
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            scheduled.add(event.event_id)
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            done.add(event.activity_task_completed_event_attributes.scheduled_event_id)
+        if event.event_id >= known and scheduled <= done:  # judged on the whole history only
+            return
+
+
 async def test_a_trail_cut_short_and_resealed_is_caught_by_the_anchors_in_temporal(
     client: httpx.AsyncClient,
     sessions: async_sessionmaker[AsyncSession],
@@ -537,6 +552,7 @@ async def test_a_trail_cut_short_and_resealed_is_caught_by_the_anchors_in_tempor
 
     checked, problems = await check()
     assert checked >= 2 and problems == []  # submission and decision, each anchored
+    await asyncio.wait_for(_every_activity_done(handle), timeout=30)  # emails too: no writer left
 
     # An attacker with database access drops the events from the decision on and moves the
     # head back to the one before.
