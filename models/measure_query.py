@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from models.columns import MAX_ID
 from models.stages import Stage
+from models.status import Light
 
 Id = Field(default=None, ge=1, le=MAX_ID)
 SORTS = ("id", "title", "stage", "created_at", "updated_at")
@@ -27,6 +28,13 @@ class MeasureQuery(BaseModel):
         default=None, max_length=200, description="Words of the title, or the code (M-12)."
     )
     stage: list[Stage] = Field(default=[], description="One or more stages.")
+    delivery: list[Light] = Field(default=[], description="Delivery status (milestones).")
+    value: list[Light] = Field(default=[], description="Value status (against plan).")
+    overdue: bool = Field(default=False, description="Only measures with a milestone overdue.")
+    waiting_for_me: bool = Field(
+        default=False, description="Only measures whose open gate awaits your decision."
+    )
+    organization_id: int | None = Id
     portfolio_id: int | None = Id
     program_id: int | None = Id
     project_id: int | None = Id

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import and_, or_
 from sqlmodel import SQLModel, col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,7 +33,7 @@ from models.organization import (
 from models.people import Person
 from models.stages import TERMINAL_STAGES
 from models.status import Light
-from services import access, audit, idempotency, rollup
+from services import access, audit, idempotency, my_work, rollup
 from services.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from workflows.contracts import MeasureFacts
 
@@ -235,11 +235,24 @@ async def list_all(
 
 
 async def find(
-    session: AsyncSession, *, query: MeasureQuery, where: Any
+    session: AsyncSession, *, query: MeasureQuery, where: Any, person_id: int, today: date
 ) -> tuple[Sequence[Measure], int]:
-    """The page of measures `query` asks for among those matching `where` (what the person may
-    see), and how many match in all."""
+    """The page of measures `query` asks for among those matching `where` (what person
+    `person_id` may see), and how many match in all. The statuses are those of `today`."""
     conditions = [where, *_conditions(query)]
+    if query.delivery or query.value or query.overdue:
+        statuses = rollup.measures(today, and_(*conditions))
+        chosen = select(statuses.c.id)
+        if query.delivery:
+            chosen = chosen.where(statuses.c.delivery.in_([d.value for d in query.delivery]))
+        if query.value:
+            chosen = chosen.where(statuses.c.value.in_([v.value for v in query.value]))
+        if query.overdue:
+            chosen = chosen.where(statuses.c.delivery.in_([Light.AMBER.value, Light.RED.value]))
+        conditions.append(col(Measure.id).in_(chosen))
+    if query.waiting_for_me:
+        work = await my_work.load(session, person_id=person_id, today=today)
+        conditions.append(col(Measure.id).in_([d.measure.id for d in work.decisions]))
     total = (await session.exec(select(func.count()).select_from(Measure).where(*conditions))).one()
     column = getattr(Measure, query.sort.removeprefix("-"))
     order = col(column).desc() if query.sort.startswith("-") else col(column).asc()
@@ -266,6 +279,7 @@ def _conditions(query: MeasureQuery) -> list[Any]:
         if (value := getattr(query, name)) is not None:
             found.append(getattr(Measure, name) == value)
     node = (
+        ("organization_id", col(Portfolio.organization_id)),
         ("portfolio_id", col(Program.portfolio_id)),
         ("program_id", col(Program.id)),
         ("project_id", col(Project.id)),
@@ -276,6 +290,7 @@ def _conditions(query: MeasureQuery) -> list[Any]:
                 select(MeasurePackage.id)
                 .join(Project, col(Project.id) == MeasurePackage.project_id)
                 .join(Program, col(Program.id) == Project.program_id)
+                .join(Portfolio, col(Portfolio.id) == Program.portfolio_id)
                 .where(column == value)
             )
             found.append(col(Measure.package_id).in_(packages))

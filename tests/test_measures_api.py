@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date, timedelta
 
 import httpx
 from sqlalchemy import func
@@ -13,9 +14,13 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from config.settings import Settings
 from models.audit import AuditEvent
+from models.figures import Milestone
 from models.measure import Measure
-from tests.factories import make_org, measure_payload
+from services.db import transaction
+from tests.factories import as_person, make_org, measure_payload
+from tests.lifecycle_helpers import start_measure
 from tests.support import CapturingSmtp
 from workflows import search_attributes as sa
 
@@ -258,3 +263,34 @@ async def test_an_unknown_filter_or_value_is_a_422_naming_it(client: httpx.Async
     assert unknown.json()["detail"][0]["loc"] == ["query", "colour"]
     assert wrong.status_code == 422
     assert wrong.json()["detail"][0]["loc"][:2] == ["query", "stage"]
+
+
+async def test_find_measures_waiting_for_me_and_by_status(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    worker: Worker,
+) -> None:
+    waiting, org = await start_measure(sessions, temporal_env, settings, client, submitted=True)
+    late = (await client.post("/api/measures", json=measure_payload(org, title="Late"))).json()
+    async with transaction(sessions) as session:
+        session.add(
+            Milestone(
+                measure_id=late["id"],
+                title="Order placed",
+                planned_date=date.today() - timedelta(days=30),
+            )
+        )
+
+    async def ids(**params: object) -> list[int]:
+        answer = await client.get("/api/measures", params=params, headers=as_person(org.sponsor_id))
+        assert answer.status_code == 200, answer.text
+        return [m["id"] for m in answer.json()]
+
+    assert await ids(waiting_for_me="true") == [waiting.measure_id]
+    assert await ids(overdue="true") == [late["id"]]
+    assert await ids(delivery="red") == [late["id"]]
+    assert await ids(delivery="green") == [waiting.measure_id]
+    assert await ids(value="none") == [late["id"]]  # no plan yet: no value status
+    assert await ids(delivery="red", value="none") == [late["id"]]

@@ -113,6 +113,11 @@ async def test_the_dashboard_shows_pipeline_matrix_and_chart(
     assert pipeline["Implemented"] == ["1", "€2,000.00"]
     cell = board.select_one('[data-cell="red-red"]')
     assert cell is not None and cell.strong is not None and cell.strong.get_text() == "1"
+    # A cell leads to its measures: the list, narrowed as the dashboard is.
+    behind = cell.select_one("a")
+    assert behind is not None
+    listed = _page(await reader.get(str(behind["href"])))
+    assert [a.get_text() for a in listed.select("tbody a")] == ["Renegotiate licences"]
     lines = {p["class"][1]: p["points"] for p in board.select("svg.chart polyline")}
     assert set(lines) == {"series-plan", "series-achieved", "series-verified"}
     assert all(len(str(points).split()) == 2 for points in lines.values())  # two months

@@ -111,7 +111,9 @@ async def list_measures(
     response: Response,
 ) -> list[MeasurePublic]:
     visible = access.visible_measures(person)
-    found, total = await measures.find(session, query=query, where=visible)
+    found, total = await measures.find(
+        session, query=query, where=visible, person_id=person.id or 0, today=date.today()
+    )
     response.headers["X-Total-Count"] = str(total)
     return [
         measures.public_with(*row)

@@ -73,7 +73,13 @@ async def measure_list(
 ) -> HTMLResponse:
     """The measures the viewer may see, searched, filtered and paged like the API's list."""
     query = query.model_copy(update={"limit": min(query.limit, PAGE_SIZE)})
-    found, total = await measures.find(session, query=query, where=access.visible_measures(viewer))
+    found, total = await measures.find(
+        session,
+        query=query,
+        where=access.visible_measures(viewer),
+        person_id=viewer.id or 0,
+        today=date.today(),
+    )
     rows = await measures.with_status(session, found, today=date.today())
     chosen = query.model_dump(exclude_defaults=True, exclude={"limit", "offset"})
     return templates.TemplateResponse(

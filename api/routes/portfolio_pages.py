@@ -77,6 +77,13 @@ async def dashboard_page(
             "chart": chart,
             "largest": largest,
             "organization": organization,
+            # The list of the measures behind a row or a cell, narrowed as the dashboard is.
+            "narrowing": "".join(
+                f"{name}={value}&"
+                for name, value in chosen.model_copy(update={"organization_id": org_id})
+                .model_dump(exclude_none=True)
+                .items()
+            ),
         },
     )
 
