@@ -141,11 +141,10 @@ async def update(
     measure = await session.get(Measure, measure_id, with_for_update=True)
     if measure is None:
         raise NotFound(f"measure {measure_id}")
-    changes = {
-        name: value
-        for name, value in data.model_dump(exclude_unset=True).items()
-        if getattr(measure, name) != value
-    }
+    sent = data.model_dump(exclude_unset=True)
+    if "description" in sent and sent["description"] is None:
+        sent["description"] = ""  # a description is cleared, never absent
+    changes = {name: value for name, value in sent.items() if getattr(measure, name) != value}
     problems = _edit_problems(measure, changes)
     if problems:
         raise InvalidInput(problems)

@@ -182,3 +182,15 @@ async def _person(sessions: async_sessionmaker[AsyncSession], person_id: int) ->
         person = await session.get(Person, person_id)
         assert person is not None
         return person
+
+
+async def test_a_cleared_description_is_empty_not_a_server_error(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org = await make_org(sessions)
+    created = (await client.post("/api/measures", json=measure_payload(org))).json()
+
+    answer = await client.patch(f"/api/measures/{created['id']}", json={"description": None})
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["description"] == ""
