@@ -13,8 +13,15 @@ from activities.names import FACTS_REFUSED
 from models.criteria import MeasureSnapshot
 from models.policy import GatePolicy
 from models.text import has_nul
-from services import facts, policies, snapshot
-from workflows.contracts import FactBatch, FactsRecorded, MeasureRef, PortfolioRef
+from services import delegations, facts, policies, snapshot
+from workflows.contracts import (
+    DeputyFor,
+    DeputyQuery,
+    FactBatch,
+    FactsRecorded,
+    MeasureRef,
+    PortfolioRef,
+)
 
 
 class LifecycleActivities:
@@ -34,6 +41,15 @@ class LifecycleActivities:
         """The portfolio's current gate policy."""
         async with self._sessions() as session:
             return await policies.current(session, portfolio_id=ref.portfolio_id)
+
+    @activity.defn(name=names.FIND_DEPUTY)
+    async def find_deputy(self, query: DeputyQuery) -> DeputyFor:
+        """The approver, among `principals`, for whom the person deputises that day."""
+        async with self._sessions() as session:
+            principal = await delegations.acting_for(
+                session, deputy_id=query.deputy_id, principals=query.principals, day=query.day
+            )
+        return DeputyFor(principal=principal)
 
     @activity.defn(name=names.RECORD_FACTS)
     async def record_facts(self, batch: FactBatch) -> FactsRecorded:

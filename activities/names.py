@@ -4,6 +4,7 @@ SEND_ASSIGNMENT_EMAIL = "send_assignment_email"
 LOAD_SNAPSHOT = "load_measure_snapshot"
 LOAD_POLICY = "load_gate_policy"
 RECORD_FACTS = "record_lifecycle_facts"
+FIND_DEPUTY = "find_deputised_approver"
 NOTIFY = "send_lifecycle_notice"
 
 # The error type of facts the database can never hold: the action ends, nothing is retried.

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
@@ -20,7 +21,7 @@ from models.stages import Stage
 from notifications.links import placeholder
 from notifications.notices import NoticeText, notice_text
 from notifications.render import RenderedEmail, render_email
-from services import briefing, links, outbox, snapshot
+from services import briefing, delegations, links, outbox, snapshot
 from services.briefing import Briefing
 from services.db import transaction
 from workflows.contracts import MeasureRef, Notice, NoticeKind
@@ -91,8 +92,11 @@ class NotifyActivities:
             checked = await _criteria_checked(session, notice)
             late = [p for p in found if p.id in late_ids]
             content = self._content(notice, about, late, checked)
+            recipients = [(p, content) for p in found if p.id in about.people[notice.recipient]]
+            if _link_actions(notice):
+                recipients += await _deputies(session, about, recipients)
             outgoing = []
-            for person in (p for p in found if p.id in about.people[notice.recipient]):
+            for person, said in recipients:
                 specs = [
                     links.spec(
                         measure_id=notice.measure_id,
@@ -103,7 +107,7 @@ class NotifyActivities:
                     for action in _link_actions(notice)
                 ]
                 key = f"{notice.key}/{person.id}"
-                outgoing.append(await self._enqueue(session, key, about, person, content, specs))
+                outgoing.append(await self._enqueue(session, key, about, person, said, specs))
         sent = 0
         for email in outgoing:
             sent += await outbox.deliver(self._sessions, outgoing=email, delivery=self._delivery)
@@ -180,6 +184,26 @@ class NotifyActivities:
             ),
             measure_url=f"{self._public_url}/measures/{about.measure_id}",
         )
+
+
+async def _deputies(
+    session: AsyncSession, about: Briefing, recipients: list[tuple[Person, Content]]
+) -> list[tuple[Person, Content]]:
+    """The people deputising today for the approvers asked: they get the same email with their
+    own links, saying for whom. Nobody who takes part in the measure deputises on it."""
+    today = datetime.now(UTC).date()
+    named = await delegations.deputies(session, [p.id or 0 for p, _ in recipients], today)
+    taking_part = {person for people in about.people.values() for person in people}
+    ids = {d for deputies in named.values() for d in deputies} - taking_part
+    found = {d.id: d for d in await snapshot.people(session, sorted(ids))}
+    extra = []
+    for principal, content in recipients:
+        for deputy_id in named.get(principal.id or 0, []):
+            if deputy_id in found:
+                line = f"You receive this as {principal.name}'s deputy; you decide on their behalf."
+                text = replace(content.text, lines=[line, *content.text.lines])
+                extra.append((found[deputy_id], replace(content, text=text)))
+    return extra
 
 
 def _link_actions(notice: Notice) -> tuple[LinkAction, ...]:

@@ -21,6 +21,7 @@ from api.routes import (
     account,
     admin_pages,
     dashboard,
+    delegations,
     dimensions,
     figures,
     health,
@@ -31,6 +32,7 @@ from api.routes import (
     measure_edits,
     measures,
     milestones,
+    my_work_pages,
     pages,
     people,
     policies,
@@ -96,6 +98,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(account.router)
     app.include_router(people.router)
+    app.include_router(delegations.router)
     for router in hierarchy.routers:
         app.include_router(router)
     app.include_router(dimensions.business_units)
@@ -110,6 +113,7 @@ def create_app(
     app.include_router(policies.router)
     app.include_router(portfolio_roles.router)
     app.include_router(pages.router)
+    app.include_router(my_work_pages.router)
     app.include_router(portfolio_pages.router)
     app.include_router(measure_edits.router)
     app.include_router(admin_pages.router)

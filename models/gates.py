@@ -70,6 +70,8 @@ class GateDecisionRecord(SQLModel, table=True):
     gate_id: int = Field(foreign_key="gate.id", index=True)
     role: Role = Field(sa_type=EnumText(Role))
     person_id: int = Field(foreign_key="person.id")
+    # A deputy's decision: the person it was taken for (person_id is the deputy).
+    on_behalf_of: int | None = Field(default=None, foreign_key="person.id")
     approve: bool
     comment: str = Field(default="", max_length=2000)
     decided_at: datetime = Field(sa_type=UTCDateTime)

@@ -3,6 +3,7 @@
 from models.accounts import ApiToken, PortfolioManager, WebSession
 from models.audit import AuditEvent, AuditHead
 from models.base import metadata
+from models.delegation import Delegation
 from models.figures import ImpactLine, Milestone, MonthlyValue
 from models.fx import FxRate
 from models.gates import (
@@ -32,6 +33,7 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "BusinessUnit",
+    "Delegation",
     "FxRate",
     "Gate",
     "GateDecisionRecord",

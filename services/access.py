@@ -1,17 +1,19 @@
 """Who may see what: admins everything; portfolio managers and steering-committee members their
-portfolios' measures; everyone else the measures they own, sponsor or control. Expressed as SQL,
-so lists are filtered in the database."""
+portfolios' measures; everyone else the measures they own, sponsor or control, and, while they
+deputise, those their principal sponsors or controls. Expressed as SQL, so lists are filtered in
+the database."""
 
 from __future__ import annotations
 
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, or_, true, union
+from sqlalchemy import bindparam, func, or_, true, union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.accounts import PortfolioManager
+from models.delegation import Delegation
 from models.gates import SteeringMember
 from models.measure import Measure
 from models.organization import MeasurePackage, Program, Project
@@ -43,11 +45,19 @@ def _seen_by(pid: Any) -> Any:
         .join(Program, col(Program.id) == Project.program_id)
         .where(col(Program.portfolio_id).in_(portfolios_of(pid)))
     )
+    deputising_for = select(Delegation.person_id).where(
+        Delegation.deputy_id == pid,
+        col(Delegation.revoked_at).is_(None),
+        col(Delegation.starts_on) <= func.current_date(),
+        col(Delegation.ends_on) >= func.current_date(),
+    )
     return or_(
         col(Measure.owner_id) == pid,
         col(Measure.sponsor_id) == pid,
         col(Measure.controller_id) == pid,
         col(Measure.package_id).in_(packages_in_my_portfolios),
+        col(Measure.sponsor_id).in_(deputising_for),
+        col(Measure.controller_id).in_(deputising_for),
     )
 
 

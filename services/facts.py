@@ -109,6 +109,7 @@ async def _apply(session: AsyncSession, batch: FactBatch, item: FactRecord) -> a
                 gate_id=_gate_id(measure_id, fact.round),
                 role=fact.role,
                 person_id=fact.by,
+                on_behalf_of=fact.on_behalf_of,
                 approve=fact.approve,
                 comment=fact.comment,
                 decided_at=batch.at,

@@ -118,6 +118,7 @@ async def load(session: AsyncSession, *, measure_id: int) -> MeasureView:
     )
     mentioned = {measure.owner_id, measure.sponsor_id, measure.controller_id}
     mentioned |= {r.person_id for r in records} | {g.submitted_by for g in gates}
+    mentioned |= {r.on_behalf_of for r in records}
     mentioned |= {e.actor_id for e in history}
     people = (
         await session.exec(select(Person).where(col(Person.id).in_([i for i in mentioned if i])))

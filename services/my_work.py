@@ -9,10 +9,12 @@ from datetime import date
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.delegation import Delegation
 from models.figures import Milestone
 from models.gates import Gate, GateDecisionRecord, GateStatus, SteeringMember
 from models.measure import Measure
 from models.organization import MeasurePackage, Program, Project
+from models.people import Person
 from models.policy import Role
 from models.stages import TERMINAL_STAGES, Stage, next_stage
 
@@ -22,6 +24,7 @@ class PendingDecision:
     measure: Measure
     gate: Gate
     role: Role
+    on_behalf_of: Person | None = None  # the approver the person deputises for
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ async def load(session: AsyncSession, *, person_id: int, today: date) -> MyWork:
             )
         ).all()
     }
+    principals = await _deputised_for(session, person_id, today)
     decisions = []
     for gate, measure, portfolio_id in open_gates:
         held = {
@@ -88,10 +92,18 @@ async def load(session: AsyncSession, *, person_id: int, today: date) -> MyWork:
             Role.CONTROLLER: measure.controller_id == person_id,
             Role.STEERING_COMMITTEE: portfolio_id in steering_portfolios,
         }
+        holders = {Role.SPONSOR: measure.sponsor_id, Role.CONTROLLER: measure.controller_id}
+        takes_part = person_id in (measure.owner_id, *holders.values(), gate.submitted_by)
         for required in gate.required:
             role = Role(required)
-            if held.get(role) and (gate.id, role) not in decided and gate.submitted_by != person_id:
+            if (gate.id, role) in decided or gate.submitted_by == person_id:
+                continue
+            if held.get(role):
                 decisions.append(PendingDecision(measure=measure, gate=gate, role=role))
+                break
+            principal = principals.get(holders.get(role) or 0)
+            if principal is not None and not takes_part:
+                decisions.append(PendingDecision(measure, gate, role, on_behalf_of=principal))
                 break
     gated = {g.measure_id for g, _, _ in open_gates}
     owned = [
@@ -114,6 +126,23 @@ async def load(session: AsyncSession, *, person_id: int, today: date) -> MyWork:
         )
     ).all()
     return MyWork(decisions=decisions, measures=owned, overdue=list(overdue))
+
+
+async def _deputised_for(session: AsyncSession, person_id: int, today: date) -> dict[int, Person]:
+    """The people for whom `person_id` deputises today, by id."""
+    rows = (
+        await session.exec(
+            select(Person)
+            .join(Delegation, col(Delegation.person_id) == Person.id)
+            .where(
+                Delegation.deputy_id == person_id,
+                col(Delegation.revoked_at).is_(None),
+                Delegation.starts_on <= today,
+                Delegation.ends_on >= today,
+            )
+        )
+    ).all()
+    return {p.id or 0: p for p in rows}
 
 
 def _next_step(measure: Measure, gate_open: bool) -> str:

@@ -67,6 +67,7 @@ def build_worker(
             lifecycle.load_snapshot,
             lifecycle.load_policy,
             lifecycle.record_facts,
+            lifecycle.find_deputy,
         ],
         max_concurrent_activities=settings.worker_activity_slots,
         graceful_shutdown_timeout=timedelta(seconds=10),

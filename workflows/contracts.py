@@ -79,6 +79,7 @@ class GateDecision(BaseModel):
     approve: bool
     comment: str
     at: datetime
+    on_behalf_of: int | None = None  # `by` deputised for this person
 
 
 class OpenGate(BaseModel):
@@ -142,6 +143,18 @@ class PortfolioRef(BaseModel):
     portfolio_id: int
 
 
+class DeputyQuery(BaseModel):
+    """Does `deputy_id` deputise, on `day`, for one of `principals`?"""
+
+    deputy_id: int
+    principals: list[int]
+    day: date
+
+
+class DeputyFor(BaseModel):
+    principal: int | None = None
+
+
 class GateSubmitted(BaseModel):
     kind: Literal["gate_submitted"] = "gate_submitted"
     round: int
@@ -161,6 +174,7 @@ class GateDecided(BaseModel):
     approve: bool
     comment: str
     channel: Channel = Channel.API
+    on_behalf_of: int | None = None
 
 
 class GateClosed(BaseModel):
@@ -186,6 +200,7 @@ class ClosureConfirmed(BaseModel):
     by: int
     verified: VerifiedFigures
     channel: Channel = Channel.API
+    on_behalf_of: int | None = None
 
 
 class ApproverReplaced(BaseModel):

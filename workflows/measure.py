@@ -42,6 +42,8 @@ with workflow.unsafe.imports_passed_through():
         ClosureConfirmed,
         ConfirmClosure,
         Decide,
+        DeputyFor,
+        DeputyQuery,
         EscalationFired,
         FactBatch,
         FactRecord,
@@ -277,16 +279,17 @@ class MeasureWorkflow:
 
     # --- deciding a gate ------------------------------------------------------------------
 
-    def _check_decide(self, msg: Decide) -> tuple[OpenGate, Role]:
+    def _check_decide(self, msg: Decide) -> tuple[OpenGate, Role | None]:
+        """The gate and the role `msg.by` decides in; None where they may be a deputy."""
         gate = self.s.gate
         if gate is None:
             raise _conflict("no gate is open on this measure")
         if msg.by == gate.submitted_by:
             raise _rule("the submitter never approves their own submission")
-        if any(d.by == msg.by for d in gate.decisions):
+        if any(msg.by in (d.by, d.on_behalf_of) for d in gate.decisions):
             raise _rule("this person has already decided on this gate")
         role = next((r for r in gate.pending if msg.by in gate.eligible[r]), None)
-        if role is None:
+        if role is None and self._takes_part(gate, msg.by):
             raise _rule("this person is not a pending approver of this gate")
         if not msg.approve and not msg.comment.strip():
             raise _rule("a rejection needs a comment for the owner")
@@ -294,12 +297,47 @@ class MeasureWorkflow:
             raise _rule("the controller closes the measure by confirming the verified figures")
         return gate, role
 
+    def _takes_part(self, gate: OpenGate, person: int) -> bool:
+        """Whether the person holds a role on the measure: then they act only in it, never as
+        someone's deputy (segregation of duties holds for deputies too)."""
+        snapshot = gate.snapshot
+        roles = {snapshot.owner_id, snapshot.sponsor_id, snapshot.controller_id}
+        eligible = {p for people in gate.eligible.values() for p in people}
+        return person in roles | eligible | {gate.submitted_by}
+
+    async def _as_deputy(self, gate: OpenGate, person: int, roles: list[Role]) -> tuple[Role, int]:
+        """The pending role, and its approver, for whom `person` deputises today."""
+        principals = [p for role in roles for p in gate.eligible.get(role, [])]
+        found = await workflow.execute_activity(
+            names.FIND_DEPUTY,
+            DeputyQuery(deputy_id=person, principals=principals, day=workflow.now().date()),
+            result_type=DeputyFor,
+            summary="Find whom the person deputises for",
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
+        )
+        principal = found.principal
+        if principal is None or self.s.gate is not gate:
+            raise _rule("this person is not a pending approver of this gate")
+        role = next((r for r in roles if principal in gate.eligible.get(r, [])), None)
+        if role is None or role not in gate.pending:
+            raise _rule("this person is not a pending approver of this gate")
+        return role, principal
+
     @workflow.update(name="decide_gate")
     async def decide_gate(self, msg: Decide) -> LifecycleView:
         async with self._lock:
             gate, role = self._check_decide(msg)
+            on_behalf_of = None
+            if role is None:
+                role, on_behalf_of = await self._as_deputy(gate, msg.by, gate.pending)
             decision = GateDecision(
-                role=role, by=msg.by, approve=msg.approve, comment=msg.comment, at=workflow.now()
+                role=role,
+                by=msg.by,
+                approve=msg.approve,
+                comment=msg.comment,
+                at=workflow.now(),
+                on_behalf_of=on_behalf_of,
             )
             facts: list[FactRecord] = [
                 FactRecord(
@@ -311,6 +349,7 @@ class MeasureWorkflow:
                         approve=msg.approve,
                         comment=msg.comment,
                         channel=msg.channel,
+                        on_behalf_of=on_behalf_of,
                     ),
                 )
             ]
@@ -351,7 +390,8 @@ class MeasureWorkflow:
         gate = self.s.gate
         if gate is None or gate.target is not Stage.CLOSED:
             raise _conflict("closure has not been submitted for this measure")
-        if msg.by not in gate.eligible.get(Role.CONTROLLER, []):
+        controller = msg.by in gate.eligible.get(Role.CONTROLLER, [])
+        if not controller and self._takes_part(gate, msg.by):
             raise _rule("only the measure's controller confirms closure")
         problems = closure_problems(msg.verified, gate.snapshot, gate.policy.closure_tolerance)
         if problems:
@@ -367,12 +407,19 @@ class MeasureWorkflow:
     async def confirm_closure(self, msg: ConfirmClosure) -> LifecycleView:
         async with self._lock:
             gate = self._check_closure(msg)
+            on_behalf_of = None
+            if msg.by not in gate.eligible.get(Role.CONTROLLER, []):
+                _, on_behalf_of = await self._as_deputy(gate, msg.by, [Role.CONTROLLER])
             await self._record(
                 [
                     FactRecord(
                         key=f"gate{gate.round}/closure",
                         fact=ClosureConfirmed(
-                            round=gate.round, by=msg.by, verified=msg.verified, channel=msg.channel
+                            round=gate.round,
+                            by=msg.by,
+                            verified=msg.verified,
+                            channel=msg.channel,
+                            on_behalf_of=on_behalf_of,
                         ),
                     ),
                     FactRecord(
@@ -384,6 +431,7 @@ class MeasureWorkflow:
                             approve=True,
                             comment=msg.verified.comment,
                             channel=msg.channel,
+                            on_behalf_of=on_behalf_of,
                         ),
                     ),
                     self._closed(gate, "approved"),
@@ -402,6 +450,7 @@ class MeasureWorkflow:
                     approve=True,
                     comment=msg.verified.comment,
                     at=workflow.now(),
+                    on_behalf_of=on_behalf_of,
                 )
             )
             self._enter(Stage.CLOSED)

@@ -5,7 +5,7 @@ as the REST API, so it is checked and audited the same way."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
 
@@ -32,7 +32,15 @@ from models.organization import (
 )
 from models.people import Person, PersonCreate, PersonUpdate
 from models.policy import CRITERION_LABELS, EscalationTimings, GatePolicy
-from services import dimensions, people, policies, portfolio_roles, rates
+from services import (
+    delegations,
+    dimensions,
+    handover,
+    people,
+    policies,
+    portfolio_roles,
+    rates,
+)
 from services.db import transaction
 from services.errors import Conflict, FieldProblem, InvalidInput, NotFound
 
@@ -78,6 +86,8 @@ async def _render(
             "units": await dimensions.of(session, BusinessUnit),
             "entities": await dimensions.of(session, LegalEntity),
             "portfolios": (await session.exec(select(Portfolio).order_by(col(Portfolio.id)))).all(),
+            "left_behind": await handover.left_behind(session),
+            "delegations": await delegations.listed(session, person_id=None, today=_today()),
         }
     return templates.TemplateResponse(
         request,
@@ -116,6 +126,21 @@ async def _apply(
     if again is not None:
         return await again(errors, form)
     return await _render(request, sessions, errors=errors, entered=form, status=422)
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+@router.post("/delegations/{delegation_id}/revoke")
+async def revoke_delegation(
+    request: Request, delegation_id: RowId, viewer: PageViewer, sessions: SessionsDep
+) -> Response:
+    _admin(viewer)
+    await page_form(request)
+    actor = Actor.person(viewer.id, Channel.PAGE)
+    await delegations.revoke(sessions, delegation_id=delegation_id, by=viewer, actor=actor)
+    return RedirectResponse("/admin?saved=delegation+revoked#delegations", status_code=303)
 
 
 def _optional(form: dict[str, str], name: str) -> str | None:

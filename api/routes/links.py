@@ -24,7 +24,7 @@ from models.links import LinkAction, LinkState, SignedLink
 from models.measure import Measure
 from models.money import Scenario
 from models.people import Person
-from services import accounts, briefing, lifecycle, links, policies
+from services import accounts, briefing, delegations, lifecycle, links, policies
 from services.briefing import Briefing
 from workflows.contracts import ConfirmClosure, Decide, LifecycleView
 from workflows.measure import MeasureWorkflow
@@ -105,7 +105,7 @@ async def act(
     if why is not None:
         await links.refused(sessions, link, why)
         return _page(request, 403, "This form could not be accepted", f"{why.capitalize()}.", link)
-    if (duty := _duty_problem(context)) is not None:
+    if (duty := await _duty_problem(sessions, context)) is not None:
         await links.refused(sessions, link, duty)
         await links.end(sessions, link, duty, utcnow())
         return _page(request, 403, "This link cannot act any more", duty, link)
@@ -272,7 +272,7 @@ def _not_yours(request: Request, context: Context, other: Person) -> HTMLRespons
     )
 
 
-def _duty_problem(context: Context) -> str | None:
+async def _duty_problem(sessions: SessionsDep, context: Context) -> str | None:
     """Segregation of duties as the measure stands now, not as it stood when the email went out
     (the workflow checks its own rules again on top)."""
     measure, person = context.measure, context.link.person_id
@@ -281,7 +281,15 @@ def _duty_problem(context: Context) -> str | None:
             "You are now the owner of this measure, and an owner never approves their own measure."
         )
     if context.link.action is LinkAction.VERIFY and person != measure.controller_id:
-        return "You are no longer the controller of this measure."
+        async with sessions() as session:
+            deputising = await delegations.acting_for(
+                session,
+                deputy_id=person,
+                principals=[measure.controller_id] if measure.controller_id else [],
+                day=utcnow().date(),
+            )
+        if deputising is None:
+            return "You are no longer the controller of this measure."
     return None
 
 

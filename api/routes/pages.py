@@ -39,7 +39,6 @@ from services import (
     measure_view,
     measures,
     milestones,
-    my_work,
     people,
 )
 from services.db import transaction
@@ -101,13 +100,6 @@ async def measure_list(
 def _page_link(chosen: dict[str, Any], offset: int) -> str:
     """The list's address with the same search and filters, at `offset`."""
     return "/measures?" + urlencode({**chosen, "offset": max(offset, 0)}, doseq=True)
-
-
-@router.get("/my-work", response_class=HTMLResponse)
-async def my_work_page(request: Request, viewer: PageViewer, session: SessionDep) -> HTMLResponse:
-    """Decisions waiting for the viewer, their measures' next steps, their overdue milestones."""
-    work = await my_work.load(session, person_id=viewer.id or 0, today=date.today())
-    return templates.TemplateResponse(request, "my_work.html", {"work": work})
 
 
 @router.get("/measures/new", response_class=HTMLResponse)
