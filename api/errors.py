@@ -142,6 +142,10 @@ def install(app: FastAPI) -> None:
         if all(e.get("loc", ("",))[0] == "path" for e in error.errors()):
             return error_page(request, 404, _default(404))
         problems = [plain_error(e) for e in error.errors()]
+        if request.method in ("GET", "HEAD"):  # a list's filters, say: nothing was to change
+            return error_page(
+                request, 422, "This page cannot show what the address asks.", problems
+            )
         return error_page(request, 422, "Nothing was changed.", problems)
 
     @app.exception_handler(InvalidInput)

@@ -12,10 +12,10 @@ from models.stages import Stage
 from models.status import Light
 
 Id = Field(default=None, ge=1, le=MAX_ID)
-SORTS = ("id", "title", "stage", "created_at", "updated_at")
+SORTS = ("id", "title", "stage", "created_at", "updated_at", "planned_value")
 Sort = Literal[
     "id", "-id", "title", "-title", "stage", "-stage", "created_at", "-created_at",
-    "updated_at", "-updated_at",
+    "updated_at", "-updated_at", "planned_value", "-planned_value",
 ]  # fmt: skip
 
 
@@ -44,7 +44,11 @@ class MeasureQuery(BaseModel):
     owner_id: int | None = Id
     sponsor_id: int | None = Id
     controller_id: int | None = Id
-    sort: Sort = Field(default="-id", description="A column; a leading '-' sorts descending.")
+    sort: Sort = Field(
+        default="-id",
+        description="A column; a leading '-' sorts descending. `planned_value`: the plan over "
+        "the horizon in the group currency (measures without a rate last).",
+    )
     limit: int = Field(default=100, ge=1, le=500)
     offset: int = Field(default=0, ge=0, le=MAX_ID)
 

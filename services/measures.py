@@ -253,15 +253,17 @@ async def find(
         work = await my_work.load(session, person_id=person_id, today=today)
         conditions.append(col(Measure.id).in_([d.measure.id for d in work.decisions]))
     total = (await session.exec(select(func.count()).select_from(Measure).where(*conditions))).one()
-    column = getattr(Measure, query.sort.removeprefix("-"))
-    order = col(column).desc() if query.sort.startswith("-") else col(column).asc()
-    page = (
-        select(Measure)
-        .where(*conditions)
-        .order_by(order, col(Measure.id).desc())
-        .offset(query.offset)
-        .limit(query.limit)
-    )
+    name, descending = query.sort.removeprefix("-"), query.sort.startswith("-")
+    page = select(Measure).where(*conditions)
+    if name == "planned_value":
+        planned = rollup.planned_value(and_(*conditions))
+        page = page.join(planned, planned.c.id == col(Measure.id))
+        column: Any = planned.c.sort_key
+        order = (column.desc() if descending else column.asc()).nulls_last()
+    else:
+        column = col(getattr(Measure, name))
+        order = column.desc() if descending else column.asc()
+    page = page.order_by(order, col(Measure.id).desc()).offset(query.offset).limit(query.limit)
     return (await session.exec(page)).all(), total
 
 

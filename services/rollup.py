@@ -16,12 +16,25 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, Subquery, and_, bindparam, case, func, select, true
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Numeric,
+    Subquery,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    select,
+    true,
+)
 from sqlalchemy import type_coerce as as_type
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.columns import RateType
 from models.figures import ImpactLine, Milestone, MonthlyValue
-from models.fx import Converted, FxRate, convert
+from models.fx import PRECISION, Converted, FxRate, convert
 from models.measure import Measure
 from models.money import STORAGE_SCALE, ImpactCategory, Scenario
 from models.organization import (
@@ -137,6 +150,7 @@ def places(where: Any = None) -> Any:
                 LegalEntity.__table__.c.currency,  # type: ignore[attr-defined]
                 organization.c.group_currency,
             ).label("currency"),
+            organization.c.group_currency,
         )
         .join(MeasurePackage, MeasurePackage.id == _measure.c.package_id)
         .join(Project, Project.id == MeasurePackage.project_id)  # type: ignore[arg-type]
@@ -204,6 +218,68 @@ def measures(today: date | None, where: Any = None) -> Subquery:
         .outerjoin(first_open, first_open.c.measure_id == _measure.c.id)
     )
     return query.subquery("measures")
+
+
+def planned_value(where: Any) -> Subquery:
+    """One row per measure matching `where`: `plan`, its plan over the horizon (EBITDA lines) in
+    1/10,000 units of its currency; `rate`, the organization's rate to the group currency in
+    1/10^10 units (10^10 when the currencies are the same; NULL without a rate); and `sort_key`,
+    their product, which orders measures by planned value in the group currency. The key is
+    exact on PostgreSQL (numeric); beyond 2^63 SQLite keeps it as a real, which orders all the
+    same. Amounts shown are computed from `plan` and `rate` in Decimal (`planned_values`)."""
+    chosen = _line.c.measure_id.in_(select(_measure.c.id).where(where))
+    plans = (
+        select(_line.c.measure_id, _scenario_sum(Scenario.PLAN).label("plan"))
+        .select_from(_value.join(_line, _line.c.id == _value.c.impact_line_id))
+        .where(_line.c.category != ImpactCategory.CAPEX.value, chosen)
+        .group_by(_line.c.measure_id)
+        .subquery("plans")
+    )
+    rows = places(where).subquery("places")
+    fx = FxRate.__table__  # type: ignore[attr-defined]
+    same = 10**RateType.DECIMALS
+    rate = case((rows.c.currency == rows.c.group_currency, same), else_=_units(fx.c.rate))
+    plan = func.coalesce(plans.c.plan, 0)
+    exact = Numeric(38, 0)
+    return (
+        select(
+            rows.c.id,
+            rows.c.group_currency,
+            plan.label("plan"),
+            rate.label("rate"),
+            (cast(plan, exact) * cast(rate, exact)).label("sort_key"),
+        )
+        .select_from(rows)
+        .outerjoin(plans, plans.c.measure_id == rows.c.id)
+        .outerjoin(
+            fx,
+            and_(fx.c.organization_id == rows.c.organization_id, fx.c.currency == rows.c.currency),
+        )
+        .subquery("planned_value")
+    )
+
+
+async def planned_values(
+    session: AsyncSession, ids: list[int]
+) -> dict[int, tuple[Decimal | None, str]]:
+    """The planned value of each of the measures `ids` in its group currency, and that
+    currency; None where no rate converts it."""
+    if not ids:
+        return {}
+    rows = planned_value(_measure.c.id.in_(ids))
+    statement = select(rows.c.id, rows.c.plan, rows.c.rate, rows.c.group_currency)
+    found = (await session.exec(statement)).all()  # type: ignore[call-overload]
+    return {
+        measure_id: (
+            None
+            if rate is None
+            else (_decimal(plan) * Decimal(int(rate)).scaleb(-RateType.DECIMALS)).quantize(
+                PRECISION
+            ),
+            currency,
+        )
+        for measure_id, plan, rate, currency in found
+    }
 
 
 @dataclass(frozen=True)

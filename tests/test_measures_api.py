@@ -17,10 +17,20 @@ from temporalio.worker import Worker
 from config.settings import Settings
 from models.audit import AuditEvent
 from models.figures import Milestone
+from models.fx import FxRate
 from models.measure import Measure
+from models.organization import Portfolio
 from services.db import transaction
-from tests.factories import as_person, make_org, measure_payload
+from tests.conftest import READER_PASSWORD
+from tests.factories import (
+    as_person,
+    complete_measure,
+    make_org,
+    measure_payload,
+    with_passwords,
+)
 from tests.lifecycle_helpers import start_measure
+from tests.link_helpers import sign_in
 from tests.support import CapturingSmtp
 from workflows import search_attributes as sa
 
@@ -294,3 +304,77 @@ async def test_find_measures_waiting_for_me_and_by_status(
     assert await ids(delivery="green") == [waiting.measure_id]
     assert await ids(value="none") == [late["id"]]  # no plan yet: no value status
     assert await ids(delivery="red", value="none") == [late["id"]]
+
+
+async def test_measures_sort_by_planned_value_in_the_group_currency(
+    client: httpx.AsyncClient, reader: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    euro, dollar, yen = (
+        await make_org(sessions, tag=".eur"),
+        await make_org(sessions, currency="USD", tag=".usd"),
+        await make_org(sessions, currency="JPY", tag=".jpy"),
+    )
+    ids = {
+        "euro": await complete_measure(sessions, euro, title="Plan in euro"),
+        "dollar": await complete_measure(sessions, dollar, title="Plan in dollars"),
+        "yen": await complete_measure(sessions, yen, title="Plan in yen, no rate"),
+    }
+    empty = (await client.post("/api/measures", json=measure_payload(euro, title="No plan"))).json()
+    async with transaction(sessions) as session:
+        portfolio = await session.get(Portfolio, dollar.portfolio_id)
+        assert portfolio is not None
+        # 1 USD = 3 EUR here: the dollar plan (12 months of 10,000 USD) is worth 360,000 EUR.
+        session.add(FxRate(organization_id=portfolio.organization_id, currency="USD", rate=3))
+
+    async def order(sort: str) -> list[int]:
+        answer = await client.get("/api/measures", params={"sort": sort})
+        assert answer.status_code == 200, answer.text
+        return [m["id"] for m in answer.json()]
+
+    assert await order("-planned_value") == [ids["dollar"], ids["euro"], empty["id"], ids["yen"]]
+    assert await order("planned_value") == [empty["id"], ids["euro"], ids["dollar"], ids["yen"]]
+    page = await reader.get("/measures", params={"sort": "-planned_value"})
+    text = " ".join(page.text.split())
+    assert "€360,000.00" in text and "€120,000.00" in text and "no rate" in text
+    assert text.index("Plan in dollars") < text.index("Plan in euro") < text.index("No plan")
+
+
+async def test_the_measure_list_page_filters_by_status_overdue_and_waiting_for_me(
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    worker: Worker,
+) -> None:
+    waiting, org = await start_measure(sessions, temporal_env, settings, client, submitted=True)
+    late = (await client.post("/api/measures", json=measure_payload(org, title="Late one"))).json()
+    async with transaction(sessions) as session:
+        session.add(
+            Milestone(
+                measure_id=late["id"],
+                title="Order placed",
+                planned_date=date.today() - timedelta(days=30),
+            )
+        )
+    await with_passwords(sessions, org, READER_PASSWORD)
+    await sign_in(browser, "sam.sponsor@acme.example", READER_PASSWORD)
+
+    async def shown(**params: str) -> str:
+        answer = await browser.get("/measures", params=params)
+        assert answer.status_code == 200, answer.text
+        return answer.text
+
+    form = await shown()
+    for field in ('name="delivery"', 'name="value"', 'name="overdue"', 'name="waiting_for_me"'):
+        assert field in form
+    mine = await shown(waiting_for_me="true", delivery="", value="")
+    assert f"/measures/{waiting.measure_id}" in mine and "Late one" not in mine
+    assert 'name="waiting_for_me" value="true" checked' in mine
+    overdue = await shown(overdue="true")
+    assert "Late one" in overdue and f'/measures/{waiting.measure_id}"' not in overdue
+    red = await shown(delivery="red")
+    assert "Late one" in red and '<option value="red" selected>' in red
+    wrong = await browser.get("/measures", params={"delivery": "purple"})
+    assert wrong.status_code == 422
+    assert "Delivery: " in wrong.text and "Nothing was changed" not in wrong.text

@@ -29,6 +29,7 @@ from models.money import ImpactCategory, Scenario
 from models.organization import BusinessUnit, LegalEntity
 from models.people import Person
 from models.stages import GATE_ORDER, TERMINAL_STAGES, Stage
+from models.status import Light
 from services import (
     access,
     briefing,
@@ -40,6 +41,7 @@ from services import (
     measures,
     milestones,
     people,
+    rollup,
 )
 from services.db import transaction
 from services.errors import FieldProblem, InvalidInput, NotFound
@@ -80,15 +82,18 @@ async def measure_list(
         today=date.today(),
     )
     rows = await measures.with_status(session, found, today=date.today())
+    planned = await rollup.planned_values(session, [m.id or 0 for m in found])
     chosen = query.model_dump(exclude_defaults=True, exclude={"limit", "offset"})
     return templates.TemplateResponse(
         request,
         "measures.html",
         {
             "rows": rows,
+            "planned": planned,
             "query": query,
             "total": total,
             "stages": list(Stage),
+            "lights": [Light.GREEN, Light.AMBER, Light.RED, Light.NONE],
             "before": _page_link(chosen, query.offset - query.limit) if query.offset else None,
             "after": _page_link(chosen, query.offset + query.limit)
             if query.offset + query.limit < total
