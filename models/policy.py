@@ -153,3 +153,63 @@ def default_policy(steering_threshold: Decimal = Decimal(1_000_000)) -> GatePoli
         },
         steering_threshold=steering_threshold,
     )
+
+
+TIMING_LABELS = {
+    "remind_after": "Remind the approver after",
+    "escalate_after": "Escalate to the sponsor after",
+    "final_escalation_after": "Escalate to the steering committee after",
+    "stage_sla": "Stage SLA (no gate submitted within)",
+    "stage_escalate_after": "Escalate a stalled stage to the sponsor after",
+}
+UNITS = {"days": timedelta(days=1), "hours": timedelta(hours=1), "minutes": timedelta(minutes=1)}
+
+
+def in_units(duration: timedelta) -> tuple[Decimal, str]:
+    """A duration in the largest unit that holds it whole (2 days, 36 hours, 90 minutes), else
+    in minutes with decimals."""
+    seconds = Decimal(str(duration.total_seconds()))
+    for unit, size in UNITS.items():
+        amount = seconds / Decimal(size.total_seconds())
+        if amount == amount.to_integral_value():
+            return amount.quantize(Decimal(1)), unit
+    return (seconds / 60).normalize(), "minutes"
+
+
+def describe(duration: timedelta) -> str:
+    amount, unit = in_units(duration)
+    return f"{amount:f} {unit.removesuffix('s') if amount == 1 else unit}"
+
+
+def differences(before: GatePolicy, after: GatePolicy) -> list[str]:
+    """What changed from `before` to `after`, a sentence each (empty: nothing)."""
+    changes = []
+    for stage, rule in after.gates.items():
+        old = before.gates.get(stage, GateRule(criteria=[], approvers=rule.approvers))
+        added = [c.label for c in rule.criteria if c not in old.criteria]
+        removed = [c.label for c in old.criteria if c not in rule.criteria]
+        if added:
+            changes.append(f"Gate to {stage.label}: now checks {'; '.join(added)}")
+        if removed:
+            changes.append(f"Gate to {stage.label}: no longer checks {'; '.join(removed)}")
+        if old.approvers != rule.approvers:
+            was = ", ".join(r.label for r in old.approvers)
+            now = ", ".join(r.label for r in rule.approvers)
+            changes.append(f"Gate to {stage.label}: approved by {now} (was {was})")
+    if before.steering_threshold != after.steering_threshold:
+        changes.append(
+            f"Steering committee from {after.steering_threshold:,f} "
+            f"(was {before.steering_threshold:,f}) in the group currency"
+        )
+    if before.closure_tolerance != after.closure_tolerance:
+        changes.append(
+            f"Closure tolerance {(after.closure_tolerance * 100).normalize():f} % "
+            f"(was {(before.closure_tolerance * 100).normalize():f} %)"
+        )
+    for name, label in TIMING_LABELS.items():
+        was, now = getattr(before.escalation, name), getattr(after.escalation, name)
+        if was != now:
+            changes.append(f"{label} {describe(now)} (was {describe(was)})")
+    if before.link_sign_in != after.link_sign_in:
+        changes.append("Which emailed links need their person signed in changed")
+    return changes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -15,7 +16,7 @@ from models.audit import Actor
 from models.gates import Gate, GatePolicyVersion
 from models.measure import Measure
 from models.organization import MeasurePackage, Portfolio, Program, Project
-from models.policy import GatePolicy, default_policy
+from models.policy import GatePolicy, default_policy, differences
 from services import audit
 from services.errors import NotFound
 
@@ -47,6 +48,30 @@ async def of_gate(session: AsyncSession, *, measure_id: int, gate_round: int) ->
     ).one()
     document = stored.document
     return GatePolicy.model_validate(document | {"version": version})
+
+
+async def history(
+    session: AsyncSession, *, portfolio_id: int
+) -> list[tuple[GatePolicy, datetime | None, list[str]]]:
+    """Every version of the portfolio's policy, newest first, each with when it was published
+    (None for the built-in defaults) and what it changed from the version before."""
+    portfolio = await session.get(Portfolio, portfolio_id)
+    if portfolio is None:
+        raise NotFound(f"portfolio {portfolio_id}")
+    stored = (
+        await session.exec(
+            sqlmodel.select(GatePolicyVersion)
+            .where(col(GatePolicyVersion.portfolio_id) == portfolio_id)
+            .order_by(col(GatePolicyVersion.version))
+        )
+    ).all()
+    before = default_policy(portfolio.steering_threshold)
+    versions: list[tuple[GatePolicy, datetime | None, list[str]]] = [(before, None, [])]
+    for row in stored:
+        policy = GatePolicy.model_validate(row.document | {"version": row.version})
+        versions.append((policy, row.created_at, differences(before, policy) or ["No change"]))
+        before = policy
+    return versions[::-1]
 
 
 @cache

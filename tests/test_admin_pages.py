@@ -13,6 +13,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.audit import AuditEvent
 from models.people import Person
+from models.policy import Criterion
+from models.stages import Stage
 from services import accounts, policies
 from services.db import transaction
 from tests.conftest import READER_PASSWORD
@@ -254,3 +256,76 @@ async def test_portfolio_roles_from_the_admin_page(
     )
     assert taken.status_code == 303
     assert await portfolios_mona_sees() == []
+
+
+def _editor_form(page: str) -> dict[str, str]:
+    """What the policy editor posts as it is shown: every field with its current value."""
+    form = BeautifulSoup(page, "html.parser").select_one("form.policy-form")
+    assert form is not None
+    fields: dict[str, str] = {}
+    for field in form.select("input"):
+        kind, name = field.get("type", "text"), str(field.get("name"))
+        if kind == "checkbox":
+            if field.has_attr("checked"):
+                fields[name] = "on"
+        else:
+            fields[name] = str(field.get("value", ""))
+    for select_ in form.select("select"):
+        chosen = select_.select_one("option[selected]") or select_.select_one("option")
+        assert chosen is not None
+        fields[str(select_["name"])] = str(chosen["value"])
+    return fields
+
+
+async def test_the_policy_editor_edits_each_gate_timings_in_units_and_shows_versions(
+    reader: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    tree = await make_tree(sessions, usd_rate=None)
+    path = f"/admin/portfolios/{tree.portfolio_id}/policy"
+    shown = _editor_form((await reader.get(path)).text)
+    assert shown["remind_after"] == "2" and shown["remind_after_unit"] == "days"
+    assert shown["approvers:identified:sponsor"] == "on"
+    assert "approvers:identified:controller" not in shown
+
+    edited = shown | {
+        "approvers:identified:controller": "on",  # the controller approves Identified too
+        "criteria:detailed:milestones_planned": "",  # unticked: Detailed no longer asks for it
+        "remind_after": "12",
+        "remind_after_unit": "hours",
+        "escalate_after": "90",
+        "escalate_after_unit": "minutes",  # after the reminder: refused below
+    }
+    edited = {k: v for k, v in edited.items() if v != ""}
+    wrong = await reader.post(path, data=edited)
+    assert wrong.status_code == 422
+    soup = BeautifulSoup(wrong.text, "html.parser")
+    escalation = soup.select_one("#escalation .error")
+    assert escalation is not None and "reminder must come before the escalation" in escalation.text
+    assert 'name="remind_after" inputmode="decimal" value="12"' in wrong.text  # kept as typed
+    no_approver = {k: v for k, v in edited.items() if not k.startswith("approvers:decided:")}
+    refused = await reader.post(path, data=no_approver | {"escalate_after_unit": "days"})
+    gate = BeautifulSoup(refused.text, "html.parser").select_one("#gate-decided .error")
+    assert refused.status_code == 422 and gate is not None
+    assert "Choose at least one approver" in gate.text
+    async with sessions() as session:
+        assert (await policies.current(session, portfolio_id=tree.portfolio_id)).version == 0
+
+    published = await reader.post(
+        path, data=edited | {"escalate_after": "3", "escalate_after_unit": "days"}
+    )
+    assert published.status_code == 303
+    async with sessions() as session:
+        policy = await policies.current(session, portfolio_id=tree.portfolio_id)
+    assert policy.version == 1
+    assert [r.value for r in policy.gates[Stage.IDENTIFIED].approvers] == ["sponsor", "controller"]
+    assert Criterion.MILESTONES_PLANNED not in policy.gates[Stage.DETAILED].criteria
+    assert policy.escalation.remind_after == timedelta(hours=12)
+    page = await reader.get(path)
+    versions = BeautifulSoup(page.text, "html.parser").select_one("#versions + table")
+    assert versions is not None
+    text = " ".join(versions.get_text().split())
+    assert "Gate to Identified: approved by sponsor, controller (was sponsor)" in text
+    assert "Gate to Detailed: no longer checks Milestones with dates and owners" in text
+    assert "Remind the approver after 12 hours (was 2 days)" in text
+    assert "built-in defaults" in text
+    assert _editor_form(page.text)["remind_after_unit"] == "hours"

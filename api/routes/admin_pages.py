@@ -5,8 +5,7 @@ as the REST API, so it is checked and audited the same way."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, date, datetime
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from api import policy_form
 from api.auth import PageViewer, page_form
 from api.deps import SessionsDep
 from api.params import RowId
@@ -31,7 +31,8 @@ from models.organization import (
     Portfolio,
 )
 from models.people import Person, PersonCreate, PersonUpdate
-from models.policy import CRITERION_LABELS, EscalationTimings, GatePolicy
+from models.policy import TIMING_LABELS, Criterion, in_units
+from models.stages import Stage
 from services import (
     delegations,
     dimensions,
@@ -46,13 +47,6 @@ from services.errors import Conflict, FieldProblem, InvalidInput, NotFound
 
 router = APIRouter(include_in_schema=False, prefix="/admin")
 Change = Callable[[AsyncSession, Actor, dict[str, str]], Awaitable[str]]
-TIMINGS = (
-    "remind_after",
-    "escalate_after",
-    "final_escalation_after",
-    "stage_sla",
-    "stage_escalate_after",
-)
 
 
 def _admin(viewer: Person) -> None:
@@ -249,6 +243,7 @@ async def _policy(
     saved: str | None = None,
     errors: list[str] | None = None,
     entered: dict[str, str] | None = None,
+    wrong: dict[str, str] | None = None,
 ) -> HTMLResponse:
     async with sessions() as session:
         portfolio = await session.get(Portfolio, portfolio_id)
@@ -260,17 +255,25 @@ async def _policy(
             for role in ("managers", "steering-committee")
         }
         everyone = [p for p in await people.everyone(session) if p.active]
+        versions = await policies.history(session, portfolio_id=portfolio_id)
     return templates.TemplateResponse(
         request,
         "admin_policy.html",
         {
             "portfolio": portfolio,
             "policy": policy,
-            "labels": CRITERION_LABELS,
+            "versions": versions,
+            "criteria": list(Criterion),
+            "approver_roles": policy_form.APPROVERS,
+            "editable": policy_form.EDITABLE,
+            "criterion_field": policy_form.criterion_field,
+            "approver_field": policy_form.approver_field,
+            "in_units": in_units,
             "saved": saved,
             "errors": errors or [],
             "entered": entered or {},
-            "timings": TIMINGS,
+            "field_errors": wrong or {},
+            "timings": TIMING_LABELS,
             "roles": roles,
             "everyone": everyone,
         },
@@ -282,35 +285,46 @@ async def _policy(
 async def publish_policy(
     request: Request, portfolio_id: RowId, viewer: PageViewer, sessions: SessionsDep
 ) -> Response:
-    async def change(session: AsyncSession, actor: Actor, form: dict[str, str]) -> str:
+    """Publish the editor's policy as the next version; a mistake shows next to its field."""
+    _admin(viewer)
+    form = await page_form(request)
+    async with sessions() as session:
         current = await policies.current(session, portfolio_id=portfolio_id)
-        timings = EscalationTimings.model_validate(
-            {name: _duration(form, name) for name in TIMINGS}
+    policy, wrong = policy_form.read(form, current)
+    if policy is None:
+        return await _policy(
+            request, sessions, portfolio_id, errors=_summary(wrong), entered=form, wrong=wrong
         )
-        policy = GatePolicy.model_validate(
-            {
-                **current.model_dump(exclude={"escalation"}),
-                "steering_threshold": _decimal(form, "steering_threshold"),
-                "closure_tolerance": _percentage(form, "closure_tolerance_percent"),
-                "escalation": timings,
-                "link_sign_in": {
-                    "closure": form.get("link_sign_in_closure") == "on",
-                    "at_or_above": _decimal(form, "link_sign_in_at_or_above")
-                    if form.get("link_sign_in_at_or_above", "").strip()
-                    else None,
-                },
-            }
-        )
+    async with transaction(sessions) as session:
         published = await policies.publish(
-            session, portfolio_id=portfolio_id, policy=policy, actor=actor
+            session,
+            portfolio_id=portfolio_id,
+            policy=policy,
+            actor=Actor.person(viewer.id, Channel.PAGE),
         )
-        return f"Published version {published.version}: gates opened from now on use it."
-
-    async def again(errors: list[str], form: dict[str, str]) -> HTMLResponse:
-        return await _policy(request, sessions, portfolio_id, errors=errors, entered=form)
-
+    done = f"Published version {published.version}: gates opened from now on use it."
     back = f"/admin/portfolios/{portfolio_id}/policy"
-    return await _apply(request, viewer, sessions, change, back=back, again=again)
+    return RedirectResponse(f"{back}?saved={quote(done)}", status_code=303)
+
+
+def _summary(wrong: dict[str, str]) -> list[str]:
+    """The mistakes as sentences above the form (each is also shown next to its field)."""
+    named = {
+        "steering_threshold": "Steering threshold",
+        "closure_tolerance_percent": "Closure tolerance",
+        "link_sign_in_at_or_above": "Signed-in links from",
+        **TIMING_LABELS,
+    }
+    lines = []
+    for field, message in wrong.items():
+        label = named.get(field) or (
+            f"Approvers of the gate to {Stage(field.split(':')[1]).label}"
+            if field.startswith("approvers:")
+            else ""
+        )
+        text = message[:1].upper() + message[1:] if not label else message
+        lines.append(f"{label}: {text}." if label else text.rstrip(".") + ".")
+    return lines
 
 
 @router.post("/portfolios/{portfolio_id}/roles")
@@ -352,29 +366,6 @@ def _id(form: dict[str, str], name: str) -> int:
     if not value.isdigit():
         raise InvalidInput([_problem(name, "choose one")])
     return int(value)
-
-
-def _decimal(form: dict[str, str], name: str) -> Decimal:
-    try:
-        return Decimal(form.get(name, "").strip().replace(",", ""))
-    except InvalidOperation as error:
-        raise InvalidInput([_problem(name, "must be a number")]) from error
-
-
-def _percentage(form: dict[str, str], name: str) -> Decimal:
-    """A share entered as a percentage (5 for 5 %)."""
-    percent = _decimal(form, name)
-    if not percent.is_finite() or not 0 <= percent <= 100:
-        raise InvalidInput([_problem(name, "enter a percentage between 0 and 100")])
-    return percent / 100
-
-
-def _duration(form: dict[str, str], name: str) -> timedelta:
-    """A duration in days (decimals allowed: 0.0001 days is under nine seconds)."""
-    days = _decimal(form, name)
-    if not days.is_finite() or days <= 0 or days > 3650:
-        raise InvalidInput([_problem(name, "must be a number of days above 0 and at most 3650")])
-    return timedelta(microseconds=int(days * 86_400_000_000))
 
 
 def _problem(field: str, message: str) -> FieldProblem:
