@@ -38,6 +38,11 @@ class LineFigures:
     def amount(self, scenario: Scenario, period: date) -> Decimal | None:
         return self.amounts.get(scenario, {}).get(period)
 
+    def total(self, scenario: Scenario, periods: list[date]) -> Decimal | None:
+        """The sum of the scenario's amounts over `periods` (None when none is entered)."""
+        found = [a for p in periods if (a := self.amount(scenario, p)) is not None]
+        return sum(found, Decimal(0)) if found else None
+
 
 @dataclass(frozen=True)
 class Briefing:
@@ -57,6 +62,14 @@ class Briefing:
     @property
     def ref(self) -> str:
         return f"M-{self.measure_id}"
+
+    @property
+    def years(self) -> list[tuple[int, list[date]]]:
+        """The plan horizon's months by calendar year."""
+        by_year: dict[int, list[date]] = defaultdict(list)
+        for period in self.periods:
+            by_year[period.year].append(period)
+        return sorted(by_year.items())
 
     def money(self, amount: Decimal | None) -> str:
         return "n/a" if amount is None else format_money(amount, self.currency)
