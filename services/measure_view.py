@@ -3,7 +3,8 @@ what the open gate still waits for, and the audit history."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -14,7 +15,7 @@ from models.measure import Measure
 from models.people import Person
 from models.policy import Role
 from models.stages import TERMINAL_STAGES, Stage
-from services import measures
+from services import delegations, measures
 
 HISTORY_SHOWN = 50
 
@@ -37,6 +38,19 @@ class MeasureView:
     steering: list[int]
     gates: list[GateRow]  # newest first
     history: list[AuditEvent]  # newest first
+    deputies: dict[int, list[int]] = field(default_factory=dict)  # sponsor/controller → today's
+
+    def deputising(self, person_id: int) -> set[Role]:
+        """The roles in which the person deputises today (never on a measure they take part in)."""
+        m = self.measure
+        if person_id in (m.owner_id, m.sponsor_id, m.controller_id):
+            return set()
+        held = {Role.SPONSOR: m.sponsor_id, Role.CONTROLLER: m.controller_id}
+        return {
+            role
+            for role, holder in held.items()
+            if holder is not None and person_id in self.deputies.get(holder, [])
+        }
 
     @property
     def open_gate(self) -> GateRow | None:
@@ -64,17 +78,18 @@ class MeasureView:
             return ["resume", "cancel"] if roles & {Role.OWNER, Role.SPONSOR} else []
         if gate is None and Role.OWNER in roles:
             actions.append("submit")
+        deciding = roles | self.deputising(person_id)
         if (
             gate is not None
             and gate.gate.target is not Stage.CLOSED
             and person_id != gate.gate.submitted_by
-            and roles & set(gate.pending)
+            and deciding & set(gate.pending)
         ):
             actions += ["approve", "reject"]
         if (
             gate is not None
             and gate.gate.target is Stage.CLOSED
-            and Role.CONTROLLER in roles & set(gate.pending)
+            and Role.CONTROLLER in deciding & set(gate.pending)
         ):
             actions += ["verify", "reject"]  # the controller closes, or sends it back
         if roles & {Role.OWNER, Role.SPONSOR}:
@@ -136,4 +151,9 @@ async def load(session: AsyncSession, *, measure_id: int) -> MeasureView:
             for g in gates
         ],
         history=history,
+        deputies=await delegations.deputies(
+            session,
+            [p for p in (measure.sponsor_id, measure.controller_id) if p is not None],
+            datetime.now(UTC).date(),
+        ),
     )

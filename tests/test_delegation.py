@@ -336,3 +336,37 @@ def _csrf(html: str) -> str:
 
 async def _org(sessions: async_sessionmaker[AsyncSession]) -> Org:
     return await make_org(sessions)
+
+
+async def test_the_deputy_approves_on_the_measure_page(
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    worker: object,
+) -> None:
+    api, org = await start_measure(sessions, temporal_env, settings, client, submitted=True)
+    dana = await _deputy(sessions)
+    await sign_in(browser, "dana.deputy@acme.example", READER_PASSWORD)
+    before = await browser.get(f"/measures/{api.measure_id}")
+    assert before.status_code == 404  # no delegation yet: not Dana's to see
+    assert (await _name(client, org.sponsor_id, dana)).status_code == 201
+
+    page = await browser.get(f"/measures/{api.measure_id}")
+    assert f'action="/measures/{api.measure_id}/lifecycle/approve"' in page.text
+    approved = await browser.post(
+        f"/measures/{api.measure_id}/lifecycle/approve",
+        data={"csrf": _csrf(page.text), "comment": "Fine while Sam is away"},
+    )
+
+    assert approved.status_code == 303
+    assert await db_stage(sessions, api.measure_id) is Stage.IDENTIFIED
+    async with sessions() as session:
+        event = (
+            await session.exec(
+                select(AuditEvent).where(AuditEvent.action == "lifecycle.gate_decided")
+            )
+        ).one()
+    assert (event.actor_id, event.channel.value) == (dana, "page")
+    assert event.after is not None and event.after["on_behalf_of"] == org.sponsor_id
