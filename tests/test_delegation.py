@@ -370,3 +370,23 @@ async def test_the_deputy_approves_on_the_measure_page(
         ).one()
     assert (event.actor_id, event.channel.value) == (dana, "page")
     assert event.after is not None and event.after["on_behalf_of"] == org.sponsor_id
+
+
+async def test_an_admin_sees_and_revokes_delegations_on_the_admin_page(
+    client: httpx.AsyncClient, reader: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org = await make_org(sessions)
+    dana = await _deputy(sessions)
+    named = (await _name(client, org.sponsor_id, dana)).json()
+
+    page = await reader.get("/admin")
+    assert f'action="/admin/delegations/{named["id"]}/revoke"' in page.text
+    revoked = await reader.post(
+        f"/admin/delegations/{named['id']}/revoke", data={"csrf": _csrf(page.text)}
+    )
+
+    assert revoked.status_code == 303
+    async with sessions() as session:
+        delegation = await session.get(Delegation, named["id"])
+    assert delegation is not None and delegation.revoked_at is not None
+    assert "No current delegation" in (await reader.get("/admin")).text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import func
@@ -23,6 +24,7 @@ from models.organization import Portfolio
 from services.db import transaction
 from tests.conftest import READER_PASSWORD
 from tests.factories import (
+    Org,
     as_person,
     complete_measure,
     make_org,
@@ -283,15 +285,7 @@ async def test_find_measures_waiting_for_me_and_by_status(
     worker: Worker,
 ) -> None:
     waiting, org = await start_measure(sessions, temporal_env, settings, client, submitted=True)
-    late = (await client.post("/api/measures", json=measure_payload(org, title="Late"))).json()
-    async with transaction(sessions) as session:
-        session.add(
-            Milestone(
-                measure_id=late["id"],
-                title="Order placed",
-                planned_date=date.today() - timedelta(days=30),
-            )
-        )
+    late = await _late_measure(client, sessions, org, "Late")
 
     async def ids(**params: object) -> list[int]:
         answer = await client.get("/api/measures", params=params, headers=as_person(org.sponsor_id))
@@ -348,15 +342,7 @@ async def test_the_measure_list_page_filters_by_status_overdue_and_waiting_for_m
     worker: Worker,
 ) -> None:
     waiting, org = await start_measure(sessions, temporal_env, settings, client, submitted=True)
-    late = (await client.post("/api/measures", json=measure_payload(org, title="Late one"))).json()
-    async with transaction(sessions) as session:
-        session.add(
-            Milestone(
-                measure_id=late["id"],
-                title="Order placed",
-                planned_date=date.today() - timedelta(days=30),
-            )
-        )
+    await _late_measure(client, sessions, org, "Late one")
     await with_passwords(sessions, org, READER_PASSWORD)
     await sign_in(browser, "sam.sponsor@acme.example", READER_PASSWORD)
 
@@ -378,3 +364,21 @@ async def test_the_measure_list_page_filters_by_status_overdue_and_waiting_for_m
     wrong = await browser.get("/measures", params={"delivery": "purple"})
     assert wrong.status_code == 422
     assert "Delivery: " in wrong.text and "Nothing was changed" not in wrong.text
+
+
+async def _late_measure(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], org: Org, title: str
+) -> dict[str, Any]:
+    """A new measure whose only milestone is 30 days overdue."""
+    late: dict[str, Any] = (
+        await client.post("/api/measures", json=measure_payload(org, title=title))
+    ).json()
+    async with transaction(sessions) as session:
+        session.add(
+            Milestone(
+                measure_id=late["id"],
+                title="Order placed",
+                planned_date=date.today() - timedelta(days=30),
+            )
+        )
+    return late
