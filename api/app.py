@@ -26,6 +26,7 @@ from api.routes import (
     figures,
     health,
     hierarchy,
+    imports,
     lifecycle,
     links,
     mail,
@@ -92,7 +93,11 @@ def create_app(
     app.state.link_limiter = FailureLimiter(settings.link_failures_per_minute)
     app.state.sign_in_limiter = FailureLimiter(settings.link_failures_per_minute)
 
-    app.add_middleware(RequestGuard, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        RequestGuard,
+        max_bytes=settings.max_request_bytes,
+        upload_max_bytes=settings.import_max_bytes,
+    )
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)
@@ -114,6 +119,8 @@ def create_app(
     app.include_router(portfolio_roles.router)
     app.include_router(pages.router)
     app.include_router(my_work_pages.router)
+    app.include_router(imports.router)
+    app.include_router(imports.pages)
     app.include_router(portfolio_pages.router)
     app.include_router(measure_edits.router)
     app.include_router(admin_pages.router)

@@ -26,10 +26,15 @@ class BodyTooLarge(Exception):
     pass
 
 
+# Paths that take an uploaded workbook: their limit is the import's.
+UPLOADS = ("/api/imports", "/imports")
+
+
 class RequestGuard:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, upload_max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_max_bytes = upload_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -37,21 +42,21 @@ class RequestGuard:
             return
         headers = Headers(scope=scope)
         declared = headers.get("content-length", "")
+        path = str(scope.get("path", ""))
+        limit = self.upload_max_bytes if path.startswith(UPLOADS) else self.max_bytes
         try:
-            if declared.isdigit() and int(declared) > self.max_bytes:
+            if declared.isdigit() and int(declared) > limit:
                 raise BodyTooLarge
-            body = await self._read(receive)
+            body = await self._read(receive, limit)
         except BodyTooLarge:
-            await self._refuse(
-                scope, send, 413, f"the body is larger than {self.max_bytes:,} bytes"
-            )
+            await self._refuse(scope, send, 413, f"the body is larger than {limit:,} bytes")
             return
         if (problem := body_problem(headers.get("content-type", ""), body)) is not None:
             await self._refuse(scope, send, 422, problem)
             return
         await self.app(scope, _replay(body, receive), send)
 
-    async def _read(self, receive: Receive) -> bytes:
+    async def _read(self, receive: Receive, limit: int) -> bytes:
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -60,7 +65,7 @@ class RequestGuard:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
+            if size > limit:
                 raise BodyTooLarge
             chunks.append(chunk)
             if not message.get("more_body", False):

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     # The largest request body the web app reads (413 beyond).
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    # Imports: the largest workbook uploaded (413 beyond), and how large it may unpack (a zip
+    # bomb stops there).
+    import_max_bytes: int = Field(default=20 * 1_048_576, ge=1024)
+    import_max_unpacked_bytes: int = Field(default=300 * 1_048_576, ge=1024)
     # Bad link tokens one client may try per minute before it gets 429.
     link_failures_per_minute: int = Field(default=10, ge=1)
 

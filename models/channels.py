@@ -15,3 +15,4 @@ class Channel(StrEnum):
     WORKFLOW = "workflow"
     CLI = "cli"
     SEED = "seed"
+    IMPORT = "import"

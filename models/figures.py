@@ -23,6 +23,8 @@ class ImpactLine(SQLModel, table=True):
     description: str = Field(max_length=500)
     # Estimated annual potential in the legal entity's currency (criterion for gate Identified).
     annual_potential: Decimal | None = Field(default=None, sa_type=MoneyType)
+    # The line's key in the organization's import files, unique within its measure.
+    external_id: str | None = Field(default=None, max_length=80)
 
 
 class MonthlyValue(SQLModel, table=True):

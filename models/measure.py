@@ -67,6 +67,8 @@ class Measure(MeasureBase, table=True):
     # Set when the Decided gate passes: the plan becomes baseline version 1 and is read-only.
     plan_frozen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     plan_version: int = 0
+    # The id the measure has in the organization's own files (an import matches rows by it).
+    external_id: str | None = Field(default=None, max_length=80, index=True)
 
 
 class MeasureCreate(MeasureBase):

@@ -117,6 +117,16 @@ async def sees_portfolio(session: AsyncSession, person: Person, portfolio_id: in
     return holds_a_role.first() is not None
 
 
+async def manages_any_portfolio(session: AsyncSession, person: Person) -> bool:
+    """Admins, and whoever manages at least one portfolio."""
+    if person.is_admin:
+        return True
+    found = await session.exec(
+        select(PortfolioManager.portfolio_id).where(PortfolioManager.person_id == person.id)
+    )
+    return found.first() is not None
+
+
 async def manages_portfolio(session: AsyncSession, person: Person, portfolio_id: int) -> bool:
     """Admins and the portfolio's managers set its policy and create its measures."""
     if person.is_admin:

@@ -1,0 +1,223 @@
+"""XLSX files in and out, with openpyxl: reading an uploaded workbook safely (size, zip bomb,
+encryption, corruption, merged cells, formulas without values) into rows, in read-only mode so a
+large file streams; and writing the import template."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass, field
+from io import BytesIO
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from models.import_sheets import SHEETS, Problem, Sheet
+from models.money import ImpactCategory, minor_digits
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted workbooks and old .xls files
+# A formula cell with no cached value: <c r="B2"><f>SUM(A1:A3)</f></c> (no or an empty <v>).
+_FORMULA_WITHOUT_VALUE = re.compile(
+    rb'<c r="([A-Z]+[0-9]+)"[^>]*>(?:<f[^>]*/>|<f[^>]*>[^<]*</f>)(?:<v\s*/>|<v></v>)?</c>'
+)
+
+
+class WorkbookRefused(Exception):
+    """The file as a whole cannot be read; nothing was written. The message says why."""
+
+
+@dataclass
+class Rows:
+    """The rows of each known sheet: (spreadsheet row number, header → cell value)."""
+
+    sheets: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def of(self, sheet: Sheet) -> list[tuple[int, dict[str, Any]]]:
+        return self.sheets.get(sheet.name, [])
+
+    @property
+    def count(self) -> int:
+        return sum(len(rows) for rows in self.sheets.values())
+
+
+def read(content: bytes, *, max_uncompressed: int) -> Rows:
+    """The known sheets' rows; WorkbookRefused when the file is not a workbook we may open."""
+    if content.startswith(_OLE):
+        raise WorkbookRefused(
+            "the file is encrypted or an old Excel 97-2003 .xls: save it as an unprotected .xlsx"
+        )
+    try:
+        archive = zipfile.ZipFile(BytesIO(content))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError) as error:
+        raise WorkbookRefused("the file is not an .xlsx workbook") from error
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > max_uncompressed:
+        raise WorkbookRefused(
+            f"the workbook unpacks to {unpacked:,} bytes, more than the {max_uncompressed:,} "
+            "allowed: split it into several files"
+        )
+    try:
+        book = load_workbook(BytesIO(content), read_only=True, data_only=True)
+    except (InvalidFileException, KeyError, OSError, ValueError, zipfile.BadZipFile) as error:
+        raise WorkbookRefused("the workbook is damaged and cannot be read") from error
+    rows = Rows()
+    names = {member.filename for member in members}
+    try:
+        for index, sheet_name in enumerate(book.sheetnames):
+            sheet = next((s for s in SHEETS if s.name == sheet_name), None)
+            if sheet is None:
+                continue
+            _check_xml(archive, names, f"xl/worksheets/sheet{index + 1}.xml", sheet, rows)
+            rows.sheets[sheet.name] = _rows(book[sheet_name], sheet, rows.problems)
+    finally:
+        book.close()
+    if not rows.sheets:
+        raise WorkbookRefused(
+            "the workbook has none of the sheets " + ", ".join(s.name for s in SHEETS)
+        )
+    return rows
+
+
+def _check_xml(
+    archive: zipfile.ZipFile, names: set[str], path: str, sheet: Sheet, rows: Rows
+) -> None:
+    """Merged cells and formulas without a saved value, which read-only mode cannot see."""
+    if path not in names:
+        return
+    xml = archive.read(path)
+    if b"<mergeCell " in xml:
+        rows.problems.append(
+            Problem(sheet=sheet.name, message="the sheet has merged cells: unmerge them")
+        )
+    for found in _FORMULA_WITHOUT_VALUE.finditer(xml):
+        cell = found.group(1).decode()
+        rows.problems.append(
+            Problem(
+                sheet=sheet.name,
+                row=int(re.sub(r"[A-Z]", "", cell)),
+                column=cell,
+                message="a formula without a saved value: open the file in Excel and save it, "
+                "or paste the values",
+            )
+        )
+
+
+def _rows(
+    worksheet: Any, sheet: Sheet, problems: list[Problem]
+) -> list[tuple[int, dict[str, Any]]]:
+    lines = worksheet.iter_rows(values_only=True)
+    header = next(lines, None)
+    if header is None:
+        return []
+    headers = [str(h).strip() if h is not None else "" for h in header]
+    missing = [c.header for c in sheet.columns if c.required and c.header not in headers]
+    if missing:
+        problems.append(
+            Problem(sheet=sheet.name, row=1, message=f"missing column(s): {', '.join(missing)}")
+        )
+        return []
+    known = {i: h for i, h in enumerate(headers) if h in sheet.headers}
+    found = []
+    for number, values in enumerate(lines, start=2):
+        cells = {known[i]: v for i, v in enumerate(values) if i in known}
+        if any(v is not None and v != "" for v in cells.values()):
+            found.append((number, cells))
+    return found
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the template's lists offer, and its currency formats."""
+
+    business_units: list[str]
+    legal_entities: list[tuple[str, str]]  # code, currency
+    prefill: dict[str, list[list[Any]]] = field(default_factory=dict)  # sheet → rows
+
+
+def template(choices: Choices) -> bytes:
+    """The import workbook: instructions, one sheet per kind of row with frozen headers, list
+    validations, date and money formats; pre-filled with `choices.prefill`."""
+    book = Workbook()
+    guide = book.active
+    assert guide is not None
+    guide.title = "Instructions"
+    guide.append(["ValueGate import"])
+    guide["A1"].font = Font(bold=True, size=14)
+    guide.append(["Fill in the sheets, upload the file, check the dry run's report, then apply."])
+    guide.append(["Money cells are numbers in the legal entity's currency; dates are date cells."])
+    guide.append([])
+    for sheet in SHEETS:
+        guide.append([sheet.name, sheet.purpose])
+        for column in sheet.columns:
+            guide.append(
+                ["", column.header + (" (required)" if column.required else ""), column.note]
+            )
+    guide.column_dimensions["A"].width = 18
+    guide.column_dimensions["B"].width = 30
+    guide.column_dimensions["C"].width = 80
+    for sheet in SHEETS:
+        page = book.create_sheet(sheet.name)
+        page.append(sheet.headers)
+        for cell in page[1]:
+            cell.font = Font(bold=True)
+        page.freeze_panes = "A2"
+        for i, column in enumerate(sheet.columns):
+            page.column_dimensions[_letter(i)].width = max(14, len(column.header) + 4)
+        for row in choices.prefill.get(sheet.name, []):
+            page.append(row)
+        _formats(page, sheet, choices)
+    return _saved(book)
+
+
+def _formats(page: Any, sheet: Sheet, choices: Choices) -> None:
+    last = max(page.max_row, 2) + 5000
+    lists = {
+        "Category": [c.value for c in ImpactCategory],
+        "Scenario": ["plan", "forecast", "actual"],
+        "Business unit": choices.business_units,
+        "Legal entity": [code for code, _ in choices.legal_entities],
+    }
+    currency = choices.legal_entities[0][1] if choices.legal_entities else "EUR"
+    for i, column in enumerate(sheet.columns):
+        letter = _letter(i)
+        cells = f"{letter}2:{letter}{last}"
+        if lists.get(column.header):
+            allowed = DataValidation(
+                type="list",
+                formula1='"' + ",".join(lists[column.header]) + '"',
+                allow_blank=not column.required,
+                showErrorMessage=True,
+            )
+            page.add_data_validation(allowed)
+            allowed.add(cells)
+        number_format = None
+        if column.header in ("Plan start", "Month", "Planned date", "Done date"):
+            number_format = "yyyy-mm-dd"
+        elif column.header in ("Baseline amount", "Annual potential", "Amount"):
+            number_format = money_format(currency)
+        if number_format:
+            for row in page.iter_rows(min_row=2, min_col=i + 1, max_col=i + 1):
+                for cell in row:
+                    cell.number_format = number_format
+
+
+def money_format(currency: str) -> str:
+    digits = minor_digits(currency)
+    return ("#,##0." + "0" * digits if digits else "#,##0") + f' "{currency}"'
+
+
+def _letter(index: int) -> str:
+    return str(get_column_letter(index + 1))
+
+
+def _saved(book: Workbook) -> bytes:
+    out = BytesIO()
+    book.save(out)
+    return out.getvalue()
