@@ -5,9 +5,13 @@ same file twice changing nothing, and every kind of bad input named by sheet, ro
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 import zipfile
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +30,10 @@ from models.figures import ImpactLine, Milestone, MonthlyValue
 from models.import_sheets import FIGURES, HIERARCHY, LINES, MEASURES, MILESTONES, SHEETS
 from models.measure import Measure, workflow_id_for
 from models.money import Scenario
+from models.organization import Portfolio
+from models.people import Person
+from services import accounts
+from services.db import transaction
 from tests.factories import Org, make_org
 from tests.link_helpers import sign_in
 from tests.support import CapturingSmtp
@@ -132,8 +140,6 @@ async def _upload(
 
 
 async def _organization_of(sessions: async_sessionmaker[AsyncSession], org: Org) -> int:
-    from models.organization import Portfolio
-
     async with sessions() as session:
         portfolio = await session.get(Portfolio, org.portfolio_id)
         assert portfolio is not None
@@ -388,10 +394,6 @@ async def test_the_demo_goes_out_to_excel_and_back_unchanged(
 async def test_the_import_page_checks_then_applies(
     browser: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], worker: object
 ) -> None:
-    from models.people import Person
-    from services import accounts
-    from services.db import transaction
-
     org = await make_org(sessions)
     organization = await _organization_of(sessions, org)
     async with transaction(sessions) as session:
@@ -424,3 +426,34 @@ async def test_the_import_page_checks_then_applies(
     assert applied.status_code == 200 and "Imported" in applied.text
     listed = await browser.get("/measures")
     assert "Retire the tape library" in listed.text
+
+
+async def test_the_command_line_checks_a_file_and_says_what_is_wrong(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, tmp_path: Path
+) -> None:
+    org = await make_org(sessions)
+    organization = await _organization_of(sessions, org)
+    async with transaction(sessions) as session:
+        session.add(Person(email="ida.importer@acme.example", name="Ida Importer", is_admin=True))
+    good, bad = tmp_path / "good.xlsx", tmp_path / "bad.xlsx"
+    good.write_bytes(_openpyxl_file(_sheets(org)))
+    wrong = _sheets(org)
+    wrong[FIGURES.name][0][4] = "1.234,56"
+    bad.write_bytes(_openpyxl_file(wrong))
+    env = {**os.environ, "VALUEGATE_DATABASE_URL": settings.database_url}
+
+    def run(path: Path) -> subprocess.CompletedProcess[str]:
+        ida = "ida.importer@acme.example"
+        command = [sys.executable, "-m", "valuegate", "import", str(path), "--dry-run",
+                   "--organization", str(organization), "--as", ida]  # fmt: skip
+        return subprocess.run(command, capture_output=True, text=True, env=env)
+
+    checked, refused = run(good), run(bad)
+
+    assert checked.returncode == 0, checked.stderr
+    assert "Measures: 2 created" in checked.stdout and "ready to apply" in checked.stdout
+    assert refused.returncode == 1
+    assert "Monthly figures row 2, Amount (1.234,56): write amounts with a decimal point" in (
+        refused.stdout
+    )
+    assert await _count(sessions, Measure) == 0

@@ -63,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--email", required=True)
     token.add_argument("--name", default="command line", help="what the token is for")
 
+    load = commands.add_parser(
+        "import", help="check (--dry-run) or apply an import workbook for an organization"
+    )
+    load.add_argument("file", type=Path, help="the .xlsx workbook")
+    load.add_argument("--organization", type=_at_least_one, required=True, help="its id")
+    load.add_argument("--as", dest="email", required=True, help="the admin or manager importing")
+    load.add_argument("--dry-run", action="store_true", help="check it and write nothing")
+
     verify = commands.add_parser(
         "audit-verify",
         help="check the audit trail's hash chain, and against its anchors in Temporal",
@@ -175,6 +183,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(_add_admin(settings, args.email, args.name))
     if args.command == "api-token":
         return asyncio.run(_api_token(settings, args.email, args.name))
+    if args.command == "import":
+        return asyncio.run(
+            _import(settings, args.file, args.organization, args.email, apply=not args.dry_run)
+        )
     if args.command == "audit-verify":
         return asyncio.run(_audit_verify(settings, with_temporal=not args.no_temporal))
     raise AssertionError(args.command)
@@ -270,6 +282,57 @@ async def _api_token(settings: Settings, email: str, name: str) -> int:
     finally:
         await engine.dispose()
     print(token)
+    return 0
+
+
+async def _import(
+    settings: Settings, file: Path, organization_id: int, email: str, *, apply: bool
+) -> int:
+    """The import as the page and the API run it, for `email`; exit 1 on any problem."""
+    from sqlmodel import select
+
+    from models.people import Person
+    from services import importer, workbooks
+    from services.db import create_engine, session_factory
+    from services.temporal_client import connect
+
+    def read() -> workbooks.Rows:
+        return workbooks.read(
+            file.read_bytes(), max_uncompressed=settings.import_max_unpacked_bytes
+        )
+
+    try:
+        rows = await asyncio.to_thread(read)
+    except (OSError, workbooks.WorkbookRefused) as error:
+        print(f"valuegate import: {error}", file=sys.stderr)
+        return 1
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    try:
+        async with sessions() as session:
+            person = (
+                await session.exec(select(Person).where(Person.email == email.strip().lower()))
+            ).first()
+        if person is None or not person.active:
+            print(f"valuegate import: no active person with the email {email}", file=sys.stderr)
+            return 1
+        report = await importer.run(
+            sessions, organization_id=organization_id, rows=rows, person=person, apply=apply
+        )
+        if report.applied:
+            client = await connect(settings)
+            await importer.follow_up(client, sessions, report, settings.temporal_task_queue)
+    finally:
+        await engine.dispose()
+    for sheet, counts in report.summary().items():
+        print(f"{sheet}: " + ", ".join(f"{n} {what}" for what, n in sorted(counts.items())))
+    for problem in report.problems:
+        value = f" ({problem.value})" if problem.value else ""
+        print(f"{problem.cell}{value}: {problem.message}")
+    if report.problems:
+        print(f"{len(report.problems)} problems: nothing was written")
+        return 1
+    print("imported" if report.applied else "checked: ready to apply (nothing was written)")
     return 0
 
 

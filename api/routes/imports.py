@@ -3,6 +3,7 @@ writes nothing) or applies it (all or nothing). Over REST for scripts, and as th
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
@@ -137,7 +138,10 @@ async def _import(
     apply: bool,
 ) -> ImportReport:
     try:
-        rows = workbooks.read(content, max_uncompressed=settings.import_max_unpacked_bytes)
+        # Unpacking and parsing a workbook is CPU work: off the event loop.
+        rows = await asyncio.to_thread(
+            workbooks.read, content, max_uncompressed=settings.import_max_unpacked_bytes
+        )
     except workbooks.WorkbookRefused as error:
         problem = Problem(sheet=FILE, message=str(error))
         return ImportReport(
