@@ -23,6 +23,7 @@ from api.routes import (
     dashboard,
     delegations,
     dimensions,
+    exports,
     figures,
     health,
     hierarchy,
@@ -120,6 +121,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(my_work_pages.router)
     app.include_router(imports.router)
+    app.include_router(exports.router)
     app.include_router(imports.pages)
     app.include_router(portfolio_pages.router)
     app.include_router(measure_edits.router)

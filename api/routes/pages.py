@@ -90,6 +90,7 @@ async def measure_list(
         {
             "rows": rows,
             "planned": planned,
+            "export_query": urlencode(chosen, doseq=True),
             "query": query,
             "total": total,
             "stages": list(Stage),

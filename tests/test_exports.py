@@ -1,0 +1,76 @@
+"""Views out to a spreadsheet: the measure list keeps its filters and writes money as numbers in
+the currency's format and dates as dates; a measure's figures by month; CSV alike."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+import httpx
+from openpyxl import load_workbook
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.stages import Stage
+from tests.factories import as_person, complete_measure, make_org, measure_payload
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+async def test_the_measure_list_goes_to_excel_with_its_filters_and_real_numbers(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org = await make_org(sessions)
+    planned = await complete_measure(sessions, org, title="Retire the tape library")
+    await complete_measure(sessions, org, stage=Stage.IDENTIFIED, title="Move backups")
+    await client.post("/api/measures", json=measure_payload(org, title="Other SAN work"))
+
+    answer = await client.get("/api/exports/measures.xlsx", params={"stage": "defined", "q": "e"})
+
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == XLSX
+    sheet = load_workbook(io.BytesIO(answer.content)).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[1][0] == "Filters: q = e; stage = ['defined']"
+    assert rows[2][0] == "2 measures"
+    header = rows[4]
+    assert header[0] == "Code" and header[5].startswith("Planned value")
+    by_code = {row[0]: row for row in rows[5:]}
+    assert set(by_code) == {f"M-{planned}", f"M-{planned + 2}"}
+    tape = by_code[f"M-{planned}"]
+    assert tape[5] == 120000 and isinstance(tape[11], datetime)
+    money_cell = sheet.cell(row=6, column=6)
+    assert '"EUR"' in money_cell.number_format
+
+    as_csv = await client.get("/api/exports/measures.csv", params={"stage": "defined", "q": "e"})
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    table = list(csv.reader(io.StringIO(as_csv.text)))
+    assert table[0][0] == "Code" and len(table) == 3
+    assert [row[5] for row in table[1:]].count("120000.00") == 1
+
+    # People export what they may see, as everywhere: another organization's sponsor, nothing.
+    theirs = await make_org(sessions, tag=".b")
+    mine = await client.get("/api/exports/measures.csv", headers=as_person(theirs.sponsor_id))
+    assert len(list(csv.reader(io.StringIO(mine.text)))) == 1  # the header alone
+    wrong = await client.get("/api/exports/measures.xlsx", params={"colour": "red"})
+    assert wrong.status_code == 422
+
+
+async def test_a_measures_figures_go_to_excel_by_month(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org = await make_org(sessions)
+    measure_id = await complete_measure(sessions, org)
+
+    answer = await client.get(f"/api/exports/measures/{measure_id}/figures.xlsx")
+
+    sheet = load_workbook(io.BytesIO(answer.content)).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    header = rows[3]
+    assert header[:4] == ("Impact line", "Category", "Scenario", "2027-01")
+    plan = next(row for row in rows[4:] if row[2] == "plan")
+    assert plan[3] == 10000 and plan[-1] == 120000
+    assert (await client.get("/api/exports/measures/999999/figures.csv")).status_code == 404
