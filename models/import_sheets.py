@@ -167,7 +167,8 @@ def amount(value: Any, currency: str) -> Decimal | None:
             raise CellError("expected an amount such as 1234.56") from error
     if (problem := amount_problem(found, currency)) is not None:
         raise CellError(problem)
-    return found
+    # Readers hand whole numbers over as floats (12500.0): the amount is 12500.
+    return found.quantize(Decimal(1)) if found == found.to_integral_value() else found
 
 
 def whole_number(value: Any, *, low: int, high: int) -> int | None:

@@ -1,6 +1,7 @@
-"""XLSX files in and out, with openpyxl: reading an uploaded workbook safely (size, zip bomb,
-encryption, corruption, merged cells, formulas without values) into rows, in read-only mode so a
-large file streams; and writing the import template."""
+"""XLSX files in and out: reading an uploaded workbook safely (size, zip bomb, encryption,
+corruption, merged cells, formulas without values) into rows with python-calamine (Rust's
+calamine: about twenty times faster than openpyxl's read-only mode on a large file), and writing
+the import template with openpyxl (lists, frozen headers, number formats)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
+from python_calamine import CalamineError, CalamineWorkbook
 
 from models.import_sheets import SHEETS, Problem, Sheet
 from models.money import ImpactCategory, minor_digits
@@ -64,20 +65,26 @@ def read(content: bytes, *, max_uncompressed: int) -> Rows:
             "allowed: split it into several files"
         )
     try:
-        book = load_workbook(BytesIO(content), read_only=True, data_only=True)
-    except (InvalidFileException, KeyError, OSError, ValueError, zipfile.BadZipFile) as error:
+        book = CalamineWorkbook.from_filelike(BytesIO(content))
+    except (CalamineError, OSError, ValueError, zipfile.BadZipFile) as error:
         raise WorkbookRefused("the workbook is damaged and cannot be read") from error
     rows = Rows()
     names = {member.filename for member in members}
-    try:
-        for index, sheet_name in enumerate(book.sheetnames):
-            sheet = next((s for s in SHEETS if s.name == sheet_name), None)
-            if sheet is None:
-                continue
-            _check_xml(archive, names, f"xl/worksheets/sheet{index + 1}.xml", sheet, rows)
-            rows.sheets[sheet.name] = _rows(book[sheet_name], sheet, rows.problems)
-    finally:
-        book.close()
+    for index, sheet_name in enumerate(book.sheet_names):
+        sheet = next((s for s in SHEETS if s.name == sheet_name), None)
+        if sheet is None:
+            continue
+        try:
+            page = book.get_sheet_by_name(sheet_name)
+        except CalamineError as error:
+            raise WorkbookRefused(f"the sheet {sheet_name} cannot be read") from error
+        if page.merged_cell_ranges:
+            rows.problems.append(
+                Problem(sheet=sheet.name, message="the sheet has merged cells: unmerge them")
+            )
+        _formulas_without_values(archive, names, f"xl/worksheets/sheet{index + 1}.xml", sheet, rows)
+        first_row = page.start[0] + 1 if page.start else 1
+        rows.sheets[sheet.name] = _rows(page.iter_rows(), first_row, sheet, rows.problems)
     if not rows.sheets:
         raise WorkbookRefused(
             "the workbook has none of the sheets " + ", ".join(s.name for s in SHEETS)
@@ -85,18 +92,13 @@ def read(content: bytes, *, max_uncompressed: int) -> Rows:
     return rows
 
 
-def _check_xml(
+def _formulas_without_values(
     archive: zipfile.ZipFile, names: set[str], path: str, sheet: Sheet, rows: Rows
 ) -> None:
-    """Merged cells and formulas without a saved value, which read-only mode cannot see."""
+    """Formulas the file holds without a saved value (a reader sees them as empty)."""
     if path not in names:
         return
-    xml = archive.read(path)
-    if b"<mergeCell " in xml:
-        rows.problems.append(
-            Problem(sheet=sheet.name, message="the sheet has merged cells: unmerge them")
-        )
-    for found in _FORMULA_WITHOUT_VALUE.finditer(xml):
+    for found in _FORMULA_WITHOUT_VALUE.finditer(archive.read(path)):
         cell = found.group(1).decode()
         rows.problems.append(
             Problem(
@@ -110,9 +112,8 @@ def _check_xml(
 
 
 def _rows(
-    worksheet: Any, sheet: Sheet, problems: list[Problem]
+    lines: Any, first_row: int, sheet: Sheet, problems: list[Problem]
 ) -> list[tuple[int, dict[str, Any]]]:
-    lines = worksheet.iter_rows(values_only=True)
     header = next(lines, None)
     if header is None:
         return []
@@ -120,14 +121,16 @@ def _rows(
     missing = [c.header for c in sheet.columns if c.required and c.header not in headers]
     if missing:
         problems.append(
-            Problem(sheet=sheet.name, row=1, message=f"missing column(s): {', '.join(missing)}")
+            Problem(
+                sheet=sheet.name, row=first_row, message=f"missing column(s): {', '.join(missing)}"
+            )
         )
         return []
-    known = {i: h for i, h in enumerate(headers) if h in sheet.headers}
+    known = [(i, h) for i, h in enumerate(headers) if h in sheet.headers]
     found = []
-    for number, values in enumerate(lines, start=2):
-        cells = {known[i]: v for i, v in enumerate(values) if i in known}
-        if any(v is not None and v != "" for v in cells.values()):
+    for number, values in enumerate(lines, start=first_row + 1):
+        cells = {h: (values[i] if i < len(values) and values[i] != "" else None) for i, h in known}
+        if any(v is not None for v in cells.values()):
             found.append((number, cells))
     return found
 

@@ -199,12 +199,13 @@ async def test_a_dry_run_writes_nothing_and_apply_writes_it_all_once(
         handle = temporal_env.client.get_workflow_handle(workflow_id_for(measure.id or 0))
         assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
 
-    events = await _count(sessions, AuditEvent)
+    changes = AuditEvent.action != "email.sent"  # the new measures' greetings go out meanwhile
+    events = await _count(sessions, AuditEvent, changes)
     again = await _upload(client, organization, content, apply=True)
     assert again.status_code == 200
     counts = again.json()["counts"]
     assert counts[MEASURES.name] == {"unchanged": 2} and counts[FIGURES.name] == {"unchanged": 12}
-    assert await _count(sessions, AuditEvent) == events  # the same file changed nothing
+    assert await _count(sessions, AuditEvent, changes) == events  # the same file changed nothing
     assert await _count(sessions, Measure) == 2
 
     # A changed file changes exactly what changed: one month's plan.
@@ -214,9 +215,11 @@ async def test_a_dry_run_writes_nothing_and_apply_writes_it_all_once(
     assert changed.json()["counts"][FIGURES.name] == {"changed": 12}
     async with sessions() as session:
         newest = (
-            await session.exec(select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(1))
+            await session.exec(
+                select(AuditEvent).where(changes).order_by(col(AuditEvent.id).desc()).limit(1)
+            )
         ).one()
-    assert await _count(sessions, AuditEvent) == events + 1
+    assert await _count(sessions, AuditEvent, changes) == events + 1
     assert newest.action == "figures.changed" and newest.after is not None
     assert newest.after["values"]["2027-03-01"] == "12500"
 

@@ -1,0 +1,165 @@
+"""The Excel import at a real programme's size: a generated workbook of 10,000 measures, one
+impact line each, 24 months of plan and forecast (480,000 monthly values), checked (dry run) and
+applied through the importer, on SQLite or PostgreSQL.
+
+Baseline, in the same process: reading the same workbook with openpyxl's read-only mode (what
+any import must do at least). Prints rows per second, wall time, the ratio to the baseline and
+the peak resident memory of the process. Targets on this machine: apply under 60 s, peak memory
+under 500 MB.
+
+    .venv/bin/python -m benchmarks.import
+    .venv/bin/python -m benchmarks.import --measures 1000
+    .venv/bin/python -m benchmarks.import --database-url postgresql://postgres@127.0.0.1:5432/test
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import tempfile
+import time
+from datetime import datetime
+from io import BytesIO
+from pathlib import Path
+
+import psycopg
+from openpyxl import Workbook, load_workbook
+from sqlalchemy.engine import make_url
+
+from models.import_sheets import FIGURES, HIERARCHY, LINES, MEASURES, MILESTONES
+from models.organization import BusinessUnit, LegalEntity, Organization
+from models.people import Person
+from services import importer, migrate, workbooks
+from services.db import create_engine, session_factory, transaction
+
+MONTHS = [datetime(2027 + m // 12, m % 12 + 1, 1) for m in range(24)]
+PEOPLE = ["owner", "sponsor", "controller"]
+
+
+def workbook(measures: int) -> bytes:
+    """The programme as an .xlsx file (written in openpyxl's write-only mode)."""
+    book = Workbook(write_only=True)
+    sheets = {s.name: book.create_sheet(s.name) for s in (HIERARCHY, MEASURES, LINES, FIGURES)}
+    for sheet in (HIERARCHY, MEASURES, LINES, FIGURES):
+        sheets[sheet.name].append(sheet.headers)
+    packages = max(1, measures // 100)
+    for p in range(packages):
+        sheets[HIERARCHY.name].append(
+            [f"P{p}", "Cost 2027", f"Program {p // 10}", f"Project {p}", "Wave 1"]
+        )
+    emails = [f"{who}@bench.example" for who in PEOPLE]
+    for m in range(measures):
+        ext = f"B-{m}"
+        sheets[MEASURES.name].append(
+            [
+                ext,
+                f"Saving {m}",
+                f"P{m % packages}",
+                *emails,
+                "OPS",
+                "LE-DE",
+                MONTHS[0],
+                24,
+                Decimal_text(m),
+                "FY2026",
+                "GL",
+                None,
+            ]  # fmt: skip
+        )
+        sheets[LINES.name].append([ext, "L1", "cost_reduction", "Licences", 12000 + m % 500])
+        for month in MONTHS:
+            sheets[FIGURES.name].append([ext, "L1", "plan", month, 1000 + m % 97])
+            sheets[FIGURES.name].append([ext, "L1", "forecast", month, 950 + m % 89])
+    book.create_sheet(MILESTONES.name).append(MILESTONES.headers)
+    out = BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def Decimal_text(m: int) -> float:  # noqa: N802 - a cell as Excel holds it: a number
+    return float(100000 + m)
+
+
+async def prepare(url: str) -> tuple[int, Person]:
+    migrate.upgrade(url)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    async with transaction(sessions) as session:
+        organization = Organization(name="Bench", group_currency="EUR")
+        session.add(organization)
+        await session.flush()
+        session.add(BusinessUnit(organization_id=organization.id or 0, code="OPS", name="Ops"))
+        session.add(
+            LegalEntity(
+                organization_id=organization.id or 0,
+                code="LE-DE",
+                name="Bench GmbH",
+                currency="EUR",
+            )
+        )
+        for who in PEOPLE:
+            session.add(Person(email=f"{who}@bench.example", name=who.title()))
+        admin = Person(email="admin@bench.example", name="Admin", is_admin=True)
+        session.add(admin)
+    await engine.dispose()
+    return organization.id or 0, admin
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--measures", type=int, default=10_000)
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="vg-import-bench-"))
+    url = args.database_url or f"sqlite:///{folder}/bench.db"
+    if url.startswith("postgresql"):
+        fresh = make_url(url).set(database="valuegate_import_bench")
+        with psycopg.connect(
+            make_url(url).set(drivername="postgresql").render_as_string(False), autocommit=True
+        ) as admin_db:
+            admin_db.execute("DROP DATABASE IF EXISTS valuegate_import_bench")
+            admin_db.execute("CREATE DATABASE valuegate_import_bench")
+        url = fresh.render_as_string(hide_password=False)
+    organization_id, admin = await prepare(url)
+
+    started = time.perf_counter()
+    content = workbook(args.measures)
+    print(f"generated {len(content) / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s")
+
+    started = time.perf_counter()
+    book = load_workbook(BytesIO(content), read_only=True, data_only=True)
+    cells = sum(
+        1 for sheet in book.worksheets for row in sheet.iter_rows(values_only=True) for _ in row
+    )
+    book.close()
+    baseline = time.perf_counter() - started
+    print(f"baseline: openpyxl reads {cells:,} cells in {baseline:.1f} s")
+
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    try:
+        for apply in (False, True):
+            started = time.perf_counter()
+            rows = await asyncio.to_thread(workbooks.read, content, max_uncompressed=2**31)
+            report = await importer.run(
+                sessions, organization_id=organization_id, rows=rows, person=admin, apply=apply
+            )
+            wall = time.perf_counter() - started
+            what = "apply" if apply else "dry run"
+            assert not report.problems, report.problems[:5]
+            print(
+                f"{what}: {report.rows:,} rows in {wall:.1f} s = {report.rows / wall:,.0f} rows/s; "
+                f"{wall / baseline:.1f}x the baseline; peak memory {peak_mb():,.0f} MB"
+                + (f"; target: under 60 s, under 500 MB" if apply else "")
+            )
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
