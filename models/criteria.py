@@ -72,12 +72,16 @@ class UnmetCriterion(BaseModel):
 
 def horizon(snapshot: MeasureSnapshot) -> list[date]:
     """The first day of every month in the plan horizon (empty without a plan start)."""
-    if snapshot.plan_start is None:
+    return plan_months(snapshot.plan_start, snapshot.horizon_months)
+
+
+def plan_months(start: date | None, count: int) -> list[date]:
+    """The first day of each of `count` months from `start`'s (none without a start)."""
+    if start is None:
         return []
-    start = snapshot.plan_start
     return [
         date(start.year + (start.month - 1 + m) // 12, (start.month - 1 + m) % 12 + 1, 1)
-        for m in range(snapshot.horizon_months)
+        for m in range(count)
     ]
 
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.audit import Actor
-from models.criteria import horizon
+from models.criteria import horizon, plan_months
 from models.figures import ImpactLine, MonthlyValue
 from models.measure import Measure
 from models.money import Scenario, amount_problem
@@ -77,12 +77,7 @@ async def replace(
     actor: Actor,
 ) -> Series:
     """Replace the series with `values` (inside the caller's transaction), with its audit event."""
-    if measure.stage in TERMINAL_STAGES:
-        raise Refused(f"the measure is {measure.stage.label.lower()}: its figures are final")
-    if scenario is Scenario.VERIFIED:
-        raise Refused("verified figures come only from the controller's closure")
-    if scenario is Scenario.PLAN and measure.plan_frozen_at is not None:
-        raise Refused("plan figures are frozen since the Decided gate (baseline version 1)")
+    _may_change(measure, scenario)
     snap = await snapshot.load(session, measure_id=measure.id or 0, with_status=False)
     _check(values, set(horizon(snap)), snap.currency or "EUR")
     # Editors of one line take turns (PostgreSQL row lock; SQLite has one writer anyway), so the
@@ -111,6 +106,100 @@ async def replace(
         after={"line": line.id, "scenario": scenario.value, "values": _shown(values)},
     )
     return await series(session, line_id=line.id or 0, scenario=scenario)  # as stored
+
+
+@dataclass(frozen=True)
+class SeriesChange:
+    """A series to replace in a batch (an import): the measure, its line, and its currency."""
+
+    measure: Measure
+    line: ImpactLine
+    scenario: Scenario
+    values: dict[date, Decimal]
+    currency: str
+
+
+async def current(
+    session: AsyncSession, line_ids: list[int]
+) -> dict[tuple[int, Scenario], dict[date, Decimal]]:
+    """Every series of the lines `line_ids`, read at once."""
+    found: dict[tuple[int, Scenario], dict[date, Decimal]] = {}
+    for start in range(0, len(line_ids), 500):
+        rows = (
+            await session.exec(
+                select(MonthlyValue).where(
+                    col(MonthlyValue.impact_line_id).in_(line_ids[start : start + 500])
+                )
+            )
+        ).all()
+        for row in rows:
+            found.setdefault((row.impact_line_id, row.scenario), {})[row.period] = row.amount
+    return found
+
+
+async def replace_many(
+    session: AsyncSession,
+    changes: list[SeriesChange],
+    before: dict[tuple[int, Scenario], dict[date, Decimal]],
+    actor: Actor,
+) -> dict[int, Refused | InvalidInput]:
+    """Replace many series at once, each by the same rules as `replace` (final measures, frozen
+    plans, verified figures, the plan horizon, the currency's decimals), each with its audit
+    event, written in a few statements. `before` holds the series as they are (`current`).
+    Returns the refused changes by their index in `changes`; nothing of those is written."""
+    refused: dict[int, Refused | InvalidInput] = {}
+    accepted: list[SeriesChange] = []
+    for index, change in enumerate(changes):
+        try:
+            _may_change(change.measure, change.scenario)
+            months = plan_months(change.measure.plan_start, change.measure.horizon_months)
+            _check(change.values, set(months), change.currency)
+        except (Refused, InvalidInput) as error:
+            refused[index] = error
+            continue
+        accepted.append(change)
+    if not accepted:
+        return refused
+    lines = sorted({change.line.id or 0 for change in accepted})
+    await session.exec(select(ImpactLine.id).where(col(ImpactLine.id).in_(lines)).with_for_update())
+    for scenario in {change.scenario for change in accepted}:
+        ids = [change.line.id for change in accepted if change.scenario is scenario]
+        await session.exec(
+            delete(MonthlyValue).where(
+                col(MonthlyValue.impact_line_id).in_(ids), col(MonthlyValue.scenario) == scenario
+            )
+        )
+    rows = [
+        {"impact_line_id": c.line.id, "scenario": c.scenario, "period": p, "amount": a}
+        for c in accepted
+        for p, a in sorted(c.values.items())
+    ]
+    await session.exec(insert(MonthlyValue), params=rows)
+    entries = []
+    for change in accepted:
+        was = before.get((change.line.id or 0, change.scenario), {})
+        about = {"line": change.line.id, "scenario": change.scenario.value}
+        entries.append(
+            audit.Entry(
+                actor=actor,
+                entity_type="measure",
+                entity_id=change.measure.id or 0,
+                action="figures.changed",
+                before={**about, "values": _shown(was)},
+                after={**about, "values": _shown(change.values)},
+            )
+        )
+    await audit.append(session, entries)
+    return refused
+
+
+def _may_change(measure: Measure, scenario: Scenario) -> None:
+    if measure.stage in TERMINAL_STAGES:
+        raise Refused(f"the measure is {measure.stage.label.lower()}: its figures are final")
+    if scenario is Scenario.VERIFIED:
+        raise Refused("verified figures come only from the controller's closure")
+    if scenario is Scenario.PLAN and measure.plan_frozen_at is not None:
+        raise Refused("plan figures are frozen since the Decided gate (baseline version 1)")
 
 
 def _check(values: dict[date, Decimal], months: set[date], currency: str) -> None:

@@ -435,25 +435,26 @@ class _Import:
                 continue
             values[period] = (amount, number)
             owners[line.id or 0] = (measure, line)
+        before = await figures.current(self.session, sorted({line for line, _ in series}))
+        changes, rows_of = [], []
         for (line_id, scenario), values in series.items():
             measure, line = owners[line_id]
             wanted = {period: amount for period, (amount, _) in values.items()}
-            current = await figures.series(self.session, line_id=line_id, scenario=scenario)
-            if current.values == wanted:
+            if before.get((line_id, scenario), {}) == wanted:
                 self.report.counts[sheet]["unchanged"] += len(wanted)
                 continue
+            currency = self.currencies.get(measure.legal_entity_id or 0, self.group_currency)
+            changes.append(figures.SeriesChange(measure, line, scenario, wanted, currency))
+            rows_of.append(values)
+        refused = await figures.replace_many(self.session, changes, before, self.actor)
+        for index, change in enumerate(changes):
+            values = rows_of[index]
             first_row = min(number for _, number in values.values())
-            try:
-                await figures.replace(
-                    self.session,
-                    measure=measure,
-                    line=line,
-                    scenario=scenario,
-                    values=wanted,
-                    expected_etag=current.etag,
-                    actor=self.actor,
-                )
-            except InvalidInput as error:
+            error = refused.get(index)
+            if error is None:
+                self._changed(change.measure)
+                self.report.counts[sheet]["changed"] += len(change.values)
+            elif isinstance(error, InvalidInput):
                 for p in error.problems:
                     period_text = p.field.removeprefix("values.")
                     at = next(
@@ -461,12 +462,8 @@ class _Import:
                         first_row,
                     )
                     self._problem(sheet, at, "Month", period_text, p.message)
-                continue
-            except figures.Refused as error:
-                self._problem(sheet, first_row, "Scenario", scenario.value, str(error))
-                continue
-            self._changed(measure)
-            self.report.counts[sheet]["changed"] += len(wanted)
+            else:
+                self._problem(sheet, first_row, "Scenario", change.scenario.value, str(error))
 
     async def milestones(self, rows: list[tuple[int, dict[str, Any]]]) -> None:
         sheet = MILESTONES.name
