@@ -4,6 +4,8 @@ both come here."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import delete
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -36,6 +38,68 @@ async def add(
         after=_shown(line),
     )
     return line
+
+
+@dataclass(frozen=True)
+class NewLine:
+    """A line to add in a batch: its measure, what it is, the measure's currency, its key."""
+
+    measure: Measure
+    data: LineIn
+    currency: str
+    external_id: str | None = None
+
+
+async def add_many(
+    session: AsyncSession,
+    items: list[NewLine],
+    *,
+    person: Person,
+    actor: Actor,
+) -> tuple[dict[int, ImpactLine], dict[int, Forbidden | InvalidInput]]:
+    """Add many lines at once (an import), each checked as `add` checks one: who may edit the
+    measure, a plan not yet frozen, a potential exact in the measure's currency (the third of
+    item). Their audit events are appended together. Returns the lines made and the
+    refusals by the item's index; nothing of a refused item is written."""
+    editors: dict[int, bool] = {}  # package → whether `person` manages it
+    made: dict[int, ImpactLine] = {}
+    refused: dict[int, Forbidden | InvalidInput] = {}
+    for index, item in enumerate(items):
+        measure, data = item.measure, item.data
+        if person.id != measure.owner_id and measure.package_id not in editors:
+            editors[measure.package_id] = await access.edits_figures(session, person, measure)
+        if person.id != measure.owner_id and not editors[measure.package_id]:
+            refused[index] = Forbidden(
+                "only the owner, the portfolio's managers and admins edit impact lines"
+            )
+        elif measure.plan_frozen_at is not None or measure.stage in TERMINAL_STAGES:
+            refused[index] = InvalidInput(
+                [FieldProblem("measure", "the plan is frozen since the Decided gate: no new lines")]
+            )
+        elif data.annual_potential is not None and (
+            problem := amount_problem(data.annual_potential, item.currency)
+        ):
+            refused[index] = InvalidInput([FieldProblem("annual_potential", problem)])
+        else:
+            made[index] = ImpactLine(
+                measure_id=measure.id or 0, external_id=item.external_id, **data.model_dump()
+            )
+    session.add_all(made.values())
+    await session.flush()
+    await audit.append(
+        session,
+        [
+            audit.Entry(
+                actor=actor,
+                entity_type="measure",
+                entity_id=line.measure_id,
+                action="impact_line.added",
+                after=_shown(line),
+            )
+            for line in made.values()
+        ],
+    )
+    return made, refused
 
 
 async def change(

@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -101,6 +102,7 @@ class _Import:
         self.measure_rows: dict[str, int] = {}  # external id → its row on the Measures sheet
         self.by_external: dict[str, Measure] = {}
         self.lines_by_key: dict[tuple[int, str], ImpactLine] = {}
+        self.managed: dict[int, bool] = {}  # package → whether the importer manages it
 
     # --- reference data --------------------------------------------------------------------
 
@@ -211,7 +213,9 @@ class _Import:
         return found
 
     async def measures(self, rows: list[tuple[int, dict[str, Any]]]) -> None:
+        """Changed measures one by one through `measures.edit`; new ones in a batch."""
         sheet = MEASURES.name
+        new: list[tuple[int, str, MeasureCreate]] = []
         for number, row in rows:
             external = self._cell(sheet, number, row, "External id", cells.text, max_length=80)
             if external is None:
@@ -229,14 +233,34 @@ class _Import:
             existing = self.by_external.get(external)
             try:
                 if existing is None:
-                    await self._create_measure(external, fields)
+                    data = await self._new_measure(fields)
+                    new.append((number, external, data))
                 else:
                     await self._change_measure(existing, fields)
+            except ValidationError as error:
+                for e in error.errors():
+                    where = _header(str(e["loc"][0])) if e["loc"] else "External id"
+                    self._problem(sheet, number, where, None, e["msg"])
             except InvalidInput as error:
                 for p in error.problems:
                     self._problem(sheet, number, _header(p.field), None, p.message)
             except (Forbidden, NotFound, Conflict) as error:
                 self._problem(sheet, number, "External id", external, _said(error))
+        made, refused = await measures.create_many(
+            self.session,
+            [data for _, _, data in new],
+            self.actor,
+            external_ids=[external for _, external, _ in new],
+        )
+        for index, (number, external, _) in enumerate(new):
+            if index in refused:
+                for p in refused[index].problems:
+                    self._problem(sheet, number, _header(p.field), None, p.message)
+                continue
+            measure = made[index]
+            self.by_external[external] = measure
+            self.report.created_measures.append(measure.id or 0)
+            self.report.counts[sheet]["created"] += 1
 
     def _measure_fields(self, number: int, row: dict[str, Any]) -> dict[str, Any] | None:
         sheet, before = MEASURES.name, len(self.report.problems)
@@ -298,18 +322,17 @@ class _Import:
         )
         return fields if len(self.report.problems) == before else None
 
-    async def _create_measure(self, external: str, fields: dict[str, Any]) -> None:
-        portfolio = await measures.portfolio_of(self.session, package_id=fields["package_id"])
-        if not await access.manages_portfolio(self.session, self.person, portfolio):
+    async def _new_measure(self, fields: dict[str, Any]) -> MeasureCreate:
+        """What a new measure's row asks for, once its importer may create it there."""
+        package = fields["package_id"]
+        if package not in self.managed:
+            portfolio = await measures.portfolio_of(self.session, package_id=package)
+            self.managed[package] = await access.manages_portfolio(
+                self.session, self.person, portfolio
+            )
+        if not self.managed[package]:
             raise Forbidden("only the portfolio's managers and admins create its measures")
-        data = MeasureCreate.model_validate({k: v for k, v in fields.items() if v is not None})
-        measure, _ = await measures.create(self.session, data=data, actor=self.actor)
-        measure.external_id = external
-        self.session.add(measure)
-        await self.session.flush()
-        self.by_external[external] = measure
-        self.report.created_measures.append(measure.id or 0)
-        self.report.counts[MEASURES.name]["created"] += 1
+        return MeasureCreate.model_validate({k: v for k, v in fields.items() if v is not None})
 
     async def _change_measure(self, measure: Measure, fields: dict[str, Any]) -> None:
         if fields.get("package_id") not in (None, measure.package_id):
@@ -348,6 +371,7 @@ class _Import:
     async def lines(self, rows: list[tuple[int, dict[str, Any]]]) -> None:
         sheet = LINES.name
         seen: dict[tuple[int, str], int] = {}
+        new: list[tuple[int, impact_lines.NewLine]] = []
         for number, row in rows:
             measure = self._measure_of(sheet, number, row)
             key = self._cell(sheet, number, row, "Line key", cells.text, max_length=80)
@@ -371,19 +395,10 @@ class _Import:
             existing = self.lines_by_key.get(identity)
             try:
                 if existing is None:
-                    line = await impact_lines.add(
-                        self.session,
-                        measure_id=measure.id or 0,
-                        data=LineIn(
-                            category=category, description=description, annual_potential=potential
-                        ),
-                        person=self.person,
-                        actor=self.actor,
+                    data = LineIn(
+                        category=category, description=description, annual_potential=potential
                     )
-                    line.external_id = key
-                    self.session.add(line)
-                    self.lines_by_key[identity] = line
-                    self.report.counts[sheet]["created"] += 1
+                    new.append((number, impact_lines.NewLine(measure, data, currency, key)))
                 elif (existing.category, existing.description, existing.annual_potential) != (
                     category, description, potential,
                 ):  # fmt: skip
@@ -403,7 +418,16 @@ class _Import:
                     self.report.counts[sheet]["unchanged"] += 1
             except (InvalidInput, Forbidden, NotFound) as error:
                 self._problem(sheet, number, "Line key", key, _said(error))
-        await self.session.flush()
+        made, refused = await impact_lines.add_many(
+            self.session, [line for _, line in new], person=self.person, actor=self.actor
+        )
+        for index, (number, item) in enumerate(new):
+            if index in refused:
+                self._problem(sheet, number, "Line key", item.external_id, _said(refused[index]))
+                continue
+            self.lines_by_key[(item.measure.id or 0, item.external_id or "")] = made[index]
+            self._changed(item.measure)
+            self.report.counts[sheet]["created"] += 1
 
     async def figures(self, rows: list[tuple[int, dict[str, Any]]]) -> None:
         sheet = FIGURES.name

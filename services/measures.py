@@ -81,23 +81,97 @@ async def create(
     return measure, True
 
 
+async def create_many(
+    session: AsyncSession,
+    items: list[MeasureCreate],
+    actor: Actor,
+    external_ids: Sequence[str | None] | None = None,
+) -> tuple[dict[int, Measure], dict[int, InvalidInput]]:
+    """Create many measures at once (an import, with the ids of the organization's files),
+    each checked as `create` checks one, with their audit events appended together. Returns the
+    measures made and the refusals, both by the item's index; nothing of a refused item is
+    written."""
+    known = await _references(session, items)
+    made: dict[int, Measure] = {}
+    refused: dict[int, InvalidInput] = {}
+    for index, data in enumerate(items):
+        if problems := _reference_problems(data, known):
+            refused[index] = InvalidInput(problems)
+        else:
+            made[index] = Measure.model_validate(data)
+            made[index].external_id = external_ids[index] if external_ids else None
+    session.add_all(made.values())
+    await session.flush()
+    await audit.append(
+        session,
+        [
+            audit.Entry(
+                actor=actor,
+                entity_type="measure",
+                entity_id=measure.id or 0,
+                action="measure.created",
+                after=items[index].model_dump() | {"external_id": measure.external_id},
+            )
+            for index, measure in made.items()
+        ],
+    )
+    return made, refused
+
+
 async def _check_references(session: AsyncSession, data: MeasureCreate) -> None:
+    if problems := _reference_problems(data, await _references(session, [data])):
+        raise InvalidInput(problems)
+
+
+REFERENCES: tuple[tuple[str, type[SQLModel]], ...] = (
+    ("package_id", MeasurePackage),
+    ("business_unit_id", BusinessUnit),
+    ("legal_entity_id", LegalEntity),
+    *((field, Person) for field in ROLE_FIELDS),
+)
+
+
+async def _references(session: AsyncSession, items: Sequence[MeasureCreate]) -> dict[Any, Any]:
+    """The rows `items` refer to, by (table, id), and each package's organization by
+    ("organization", package id): read in a query per table."""
+    known: dict[Any, Any] = {}
+    for table in {table for _, table in REFERENCES}:
+        ids = {getattr(d, f) for d in items for f, t in REFERENCES if t is table} - {None}
+        rows = (await session.exec(select(table).where(col(table.id).in_(ids)))).all()  # type: ignore[attr-defined]
+        known |= {(table, row.id): row for row in rows}  # type: ignore[attr-defined]
+    packages = {d.package_id for d in items}
+    owners = await session.exec(
+        select(MeasurePackage.id, Portfolio.organization_id)
+        .join(Project, col(Project.id) == MeasurePackage.project_id)
+        .join(Program, col(Program.id) == Project.program_id)
+        .join(Portfolio, col(Portfolio.id) == Program.portfolio_id)
+        .where(col(MeasurePackage.id).in_(packages))
+    )
+    known |= {("organization", package): org for package, org in owners.all()}
+    return known
+
+
+def _reference_problems(data: MeasureCreate, known: dict[Any, Any]) -> list[FieldProblem]:
+    """What is wrong with what `data` refers to: rows that do not exist, a business unit or
+    legal entity of another organization than the package's, and the same person in two roles
+    (segregation of duties)."""
     problems: list[FieldProblem] = []
-    checks: list[tuple[str, int | None, type[SQLModel]]] = [
-        ("package_id", data.package_id, MeasurePackage),
-        ("business_unit_id", data.business_unit_id, BusinessUnit),
-        ("legal_entity_id", data.legal_entity_id, LegalEntity),
-        *((field, getattr(data, field), Person) for field in ROLE_FIELDS),
-    ]
-    found: dict[str, Any] = {}
-    for field, ref, table in checks:
-        if ref is None:
-            continue
-        found[field] = await session.get(table, ref)
-        if found[field] is None:
+    for field, table in REFERENCES:
+        ref = getattr(data, field)
+        if ref is not None and (table, ref) not in known:
             problems.append(FieldProblem(field, f"no {table.__name__} with id {ref}"))
-    if (package := found.get("package_id")) is not None:
-        problems += await _other_organization(session, package, found)
+    organization = known.get(("organization", data.package_id))
+    for field, label, table in (
+        ("business_unit_id", "business unit", BusinessUnit),
+        ("legal_entity_id", "legal entity", LegalEntity),
+    ):
+        row = known.get((table, getattr(data, field)))
+        if organization is not None and row is not None and row.organization_id != organization:
+            problems.append(
+                FieldProblem(
+                    field, f"this {label} belongs to another organization than the package"
+                )
+            )
     people = [(field, getattr(data, field)) for field in ROLE_FIELDS if getattr(data, field)]
     for i, (field, person) in enumerate(people):
         for other_field, other in people[:i]:
@@ -109,8 +183,7 @@ async def _check_references(session: AsyncSession, data: MeasureCreate) -> None:
                         "(segregation of duties)",
                     )
                 )
-    if problems:
-        raise InvalidInput(problems)
+    return problems
 
 
 async def edit(
@@ -185,21 +258,6 @@ def _edit_problems(measure: Measure, changes: dict[str, Any]) -> list[FieldProbl
             if name in changes
         ]
     return problems
-
-
-async def _other_organization(
-    session: AsyncSession, package: MeasurePackage, found: dict[str, Any]
-) -> list[FieldProblem]:
-    """A business unit or legal entity of another organization than the package's."""
-    organization = await organization_of(session, package_id=package.id or 0)
-    return [
-        FieldProblem(field, f"this {label} belongs to another organization than the package")
-        for field, label in (
-            ("business_unit_id", "business unit"),
-            ("legal_entity_id", "legal entity"),
-        )
-        if found.get(field) is not None and found[field].organization_id != organization
-    ]
 
 
 async def organization_of(session: AsyncSession, *, package_id: int) -> int:
