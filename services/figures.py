@@ -174,7 +174,8 @@ async def replace_many(
         for c in accepted
         for p, a in sorted(c.values.items())
     ]
-    await session.exec(insert(MonthlyValue), params=rows)
+    for start in range(0, len(rows), 5000):  # in chunks: a long batch stays small in memory
+        await session.exec(insert(MonthlyValue), params=rows[start : start + 5000])
     entries = []
     for change in accepted:
         was = before.get((change.line.id or 0, change.scenario), {})

@@ -23,7 +23,7 @@ from models import import_sheets as cells
 from models.audit import Actor
 from models.channels import Channel
 from models.figures import ImpactLine, LineChange, LineIn, Milestone, MilestoneChange, MilestoneIn
-from models.import_sheets import FIGURES, HIERARCHY, LINES, MEASURES, MILESTONES, Problem
+from models.import_sheets import FIGURES, HIERARCHY, LINES, MEASURES, MILESTONES, SHEETS, Problem
 from models.measure import Measure, MeasureCreate, MeasureUpdate
 from models.money import Scenario
 from models.organization import (
@@ -39,7 +39,7 @@ from models.people import Person
 from services import access, figures, hierarchy, impact_lines, lifecycle, measures, milestones
 from services.db import transaction
 from services.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
-from services.workbooks import Rows
+from services.workbooks import Row, Rows
 
 
 @dataclass
@@ -156,7 +156,7 @@ class _Import:
 
     # --- sheets ----------------------------------------------------------------------------
 
-    async def hierarchy(self, rows: list[tuple[int, dict[str, Any]]]) -> None:
+    async def hierarchy(self, rows: list[tuple[int, Row]]) -> None:
         for number, row in rows:
             key = self._cell(HIERARCHY.name, number, row, "Package key", cells.text, max_length=80)
             names = [
@@ -212,7 +212,7 @@ class _Import:
         ).first()
         return found
 
-    async def measures(self, rows: list[tuple[int, dict[str, Any]]]) -> None:
+    async def measures(self, rows: list[tuple[int, Row]]) -> None:
         """Changed measures one by one through `measures.edit`; new ones in a batch."""
         sheet = MEASURES.name
         new: list[tuple[int, str, MeasureCreate]] = []
@@ -262,7 +262,7 @@ class _Import:
             self.report.created_measures.append(measure.id or 0)
             self.report.counts[sheet]["created"] += 1
 
-    def _measure_fields(self, number: int, row: dict[str, Any]) -> dict[str, Any] | None:
+    def _measure_fields(self, number: int, row: Row) -> dict[str, Any] | None:
         sheet, before = MEASURES.name, len(self.report.problems)
         fields: dict[str, Any] = {
             "title": self._cell(sheet, number, row, "Title", cells.text, max_length=200),
@@ -357,7 +357,7 @@ class _Import:
         self.report.changed_measures.append(measure.id or 0)
         self.report.counts[MEASURES.name]["changed"] += 1
 
-    def _measure_of(self, sheet: str, number: int, row: dict[str, Any]) -> Measure | None:
+    def _measure_of(self, sheet: str, number: int, row: Row) -> Measure | None:
         external = self._cell(sheet, number, row, "Measure external id", cells.text, max_length=80)
         if external is None:
             return None
@@ -368,7 +368,7 @@ class _Import:
             )
         return measure
 
-    async def lines(self, rows: list[tuple[int, dict[str, Any]]]) -> None:
+    async def lines(self, rows: list[tuple[int, Row]]) -> None:
         sheet = LINES.name
         seen: dict[tuple[int, str], int] = {}
         new: list[tuple[int, impact_lines.NewLine]] = []
@@ -429,7 +429,7 @@ class _Import:
             self._changed(item.measure)
             self.report.counts[sheet]["created"] += 1
 
-    async def figures(self, rows: list[tuple[int, dict[str, Any]]]) -> None:
+    async def figures(self, rows: list[tuple[int, Row]]) -> None:
         sheet = FIGURES.name
         series: dict[tuple[int, Scenario], dict[date, tuple[Decimal, int]]] = defaultdict(dict)
         owners: dict[int, tuple[Measure, ImpactLine]] = {}
@@ -447,8 +447,6 @@ class _Import:
             currency = self.currencies.get(measure.legal_entity_id or 0, self.group_currency)
             amount = self._cell(sheet, number, row, "Amount", cells.amount, currency=currency)
             if scenario is None or period is None or amount is None:
-                if amount is None and "Amount" not in row:
-                    self._problem(sheet, number, "Amount", None, "this is required")
                 continue
             values = series[(line.id or 0, scenario)]
             if period in values:
@@ -489,7 +487,7 @@ class _Import:
             else:
                 self._problem(sheet, first_row, "Scenario", change.scenario.value, str(error))
 
-    async def milestones(self, rows: list[tuple[int, dict[str, Any]]]) -> None:
+    async def milestones(self, rows: list[tuple[int, Row]]) -> None:
         sheet = MILESTONES.name
         existing: dict[int, dict[str, Milestone]] = {}
         for number, row in rows:
@@ -508,8 +506,6 @@ class _Import:
                     )
                     continue
             if measure is None or title is None or planned is None:
-                if planned is None and measure is not None and title is not None:
-                    self._problem(sheet, number, "Planned date", None, "this is required")
                 continue
             if measure.id not in existing:
                 existing[measure.id or 0] = {
@@ -562,9 +558,12 @@ class _Import:
             self.report.changed_measures.append(measure.id or 0)
 
     def _cell(
-        self, sheet: str, number: int, row: dict[str, Any], column: str, parse: Any, **options: Any
+        self, sheet: str, number: int, row: Row, column: str, parse: Any, **options: Any
     ) -> Any:
         value = row.get(column)
+        if value is None and column in REQUIRED[sheet]:
+            self._problem(sheet, number, column, None, "this is required")
+            return None
         try:
             return parse(value, **options)
         except cells.CellError as error:
@@ -579,6 +578,7 @@ class _Import:
         )
 
 
+REQUIRED = {sheet.name: {c.header for c in sheet.columns if c.required} for sheet in SHEETS}
 HEADERS = {
     "title": "Title",
     "description": "Description",

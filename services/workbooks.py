@@ -6,13 +6,15 @@ the import template with openpyxl (lists, frozen headers, number formats)."""
 from __future__ import annotations
 
 import re
+import sys
 import zipfile
 from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
+from openpyxl import Workbook, load_workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from python_calamine import CalamineError, CalamineWorkbook
@@ -32,14 +34,36 @@ class WorkbookRefused(Exception):
     """The file as a whole cannot be read; nothing was written. The message says why."""
 
 
+class Row:
+    """One row's cells, read by column header (`row.get("Amount")`); an empty cell is None. Its
+    values sit in a list and the headers' positions are shared by the sheet's rows, so half a
+    million rows stay small."""
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, index: dict[str, int], values: list[Any]) -> None:
+        self._index = index
+        self._values = values
+
+    def get(self, column: str, default: Any = None) -> Any:
+        at = self._index.get(column)
+        if at is None or at >= len(self._values):
+            return default
+        value = self._values[at]
+        return default if value is None or value == "" else value
+
+    def __contains__(self, column: object) -> bool:
+        return column in self._index
+
+
 @dataclass
 class Rows:
-    """The rows of each known sheet: (spreadsheet row number, header → cell value)."""
+    """The rows of each known sheet: (spreadsheet row number, its cells)."""
 
-    sheets: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
+    sheets: dict[str, list[tuple[int, Row]]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
-    def of(self, sheet: Sheet) -> list[tuple[int, dict[str, Any]]]:
+    def of(self, sheet: Sheet) -> list[tuple[int, Row]]:
         return self.sheets.get(sheet.name, [])
 
     @property
@@ -113,7 +137,7 @@ def _formulas_without_values(
 
 def _rows(
     lines: Any, first_row: int, sheet: Sheet, problems: list[Problem]
-) -> list[tuple[int, dict[str, Any]]]:
+) -> list[tuple[int, Row]]:
     header = next(lines, None)
     if header is None:
         return []
@@ -126,12 +150,15 @@ def _rows(
             )
         )
         return []
-    known = [(i, h) for i, h in enumerate(headers) if h in sheet.headers]
+    index = {h: i for i, h in enumerate(headers) if h in sheet.headers}
     found = []
+    intern = sys.intern
     for number, values in enumerate(lines, start=first_row + 1):
-        cells = {h: (values[i] if i < len(values) and values[i] != "" else None) for i, h in known}
-        if any(v is not None for v in cells.values()):
-            found.append((number, cells))
+        if all(v is None or v == "" for v in values):
+            continue
+        # Keys, scenarios and codes repeat on every row: one string each.
+        cells = [intern(v) if isinstance(v, str) and len(v) <= 40 else v for v in values]
+        found.append((number, Row(index, cells)))
     return found
 
 
@@ -224,3 +251,25 @@ def _saved(book: Workbook) -> bytes:
     out = BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def marked(content: bytes, problems: list[Problem]) -> bytes:
+    """The uploaded workbook with each problem marked on its cell (red, with the reason as a
+    comment), and a Problems sheet listing them all: to fix the file where it is wrong."""
+    book = load_workbook(BytesIO(content))
+    red = PatternFill(start_color="FFF4C7C3", end_color="FFF4C7C3", fill_type="solid")
+    for problem in problems:
+        if problem.sheet not in book.sheetnames or problem.row is None:
+            continue
+        page = book[problem.sheet]
+        headers = [c.value for c in page[1]]
+        column = headers.index(problem.column) + 1 if problem.column in headers else 1
+        cell = page.cell(row=problem.row, column=column)
+        cell.fill = red
+        cell.comment = Comment(problem.message, "ValueGate")
+    listing = book.create_sheet("Problems", 0)
+    listing.append(["Sheet", "Row", "Column", "Value", "What is wrong"])
+    for problem in problems:
+        listing.append([problem.sheet, problem.row, problem.column, problem.value, problem.message])
+    listing.freeze_panes = "A2"
+    return _saved(book)

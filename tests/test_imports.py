@@ -460,3 +460,28 @@ async def test_the_command_line_checks_a_file_and_says_what_is_wrong(
         refused.stdout
     )
     assert await _count(sessions, Measure) == 0
+
+
+async def test_the_file_comes_back_with_its_problems_marked_on_their_cells(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org = await make_org(sessions)
+    organization = await _organization_of(sessions, org)
+    rows = _sheets(org)
+    rows[FIGURES.name][0][4] = "1.234,56"
+
+    answer = await client.post(
+        "/api/imports/marked",
+        params={"organization_id": organization},
+        files={"file": ("programme.xlsx", _openpyxl_file(rows), XLSX)},
+    )
+
+    assert answer.status_code == 200 and answer.headers["content-type"] == XLSX
+    book = load_workbook(io.BytesIO(answer.content))
+    assert book.sheetnames[0] == "Problems"
+    listed = list(book["Problems"].iter_rows(min_row=2, values_only=True))
+    assert listed == [(FIGURES.name, 2, "Amount", "1.234,56", listed[0][4])]
+    cell = book[FIGURES.name]["E2"]
+    assert cell.comment is not None and "decimal point" in cell.comment.text
+    assert cell.fill.fgColor.rgb == "FFF4C7C3"
+    assert await _count(sessions, Measure) == 0

@@ -95,12 +95,44 @@ async def upload(
     return JSONResponse(status_code=status, content=report.model_dump(mode="json"))
 
 
+@router.post(
+    "/api/imports/marked",
+    response_class=Response,
+    responses={200: XLSX, 422: {"description": "The file cannot be read"}},
+    summary="The workbook back with each problem a dry run finds marked on its cell",
+)
+async def marked_copy(
+    organization_id: Annotated[int, Query(ge=1, le=2**31 - 1)],
+    file: Annotated[UploadFile, File(description="The .xlsx workbook")],
+    person: CurrentPerson,
+    sessions: SessionsDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> Response:
+    async with sessions() as session:
+        await _may_import(session, person)
+    content = await file.read()
+    report = await _import(content, organization_id, person, sessions, temporal, settings, False)
+    if any(p.sheet == FILE for p in report.problems):
+        return JSONResponse(status_code=422, content=report.model_dump(mode="json"))
+    return await _marked(content, report)
+
+
+async def _marked(content: bytes, report: ImportReport) -> Response:
+    copy = await asyncio.to_thread(workbooks.marked, content, report.problems)
+    return Response(
+        copy,
+        media_type=workbooks.XLSX_TYPE,
+        headers={"Content-Disposition": 'attachment; filename="checked.xlsx"'},
+    )
+
+
 @pages.get("/imports", response_class=HTMLResponse)
 async def import_page(request: Request, viewer: PageViewer, session: SessionDep) -> HTMLResponse:
     return await _page(request, session, viewer)
 
 
-@pages.post("/imports", response_class=HTMLResponse)
+@pages.post("/imports", response_model=None)
 async def import_from_page(
     request: Request,
     viewer: PageViewer,
@@ -108,8 +140,9 @@ async def import_from_page(
     session: SessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,
-) -> HTMLResponse:
-    """The upload form: check the file, or apply it; the report shows on the page."""
+) -> Response:
+    """The upload form: check the file, or apply it (the report shows on the page), or take it
+    back with its problems marked on their cells."""
     form = await request.form()
     guard: FormGuard = request.app.state.form_guard
     cookie = request.cookies.get(SESSION_COOKIE, "")
@@ -124,6 +157,8 @@ async def import_from_page(
         return await _page(request, session, viewer, error=message, status=422)
     content = await upload_file.read()
     report = await _import(content, int(chosen), viewer, sessions, temporal, settings, apply)
+    if form.get("mode") == "marked" and not any(p.sheet == FILE for p in report.problems):
+        return await _marked(content, report)
     status = 422 if report.problems else 200
     return await _page(request, session, viewer, report=report, chosen=chosen, status=status)
 
