@@ -103,6 +103,9 @@ class _Import:
         self.by_external: dict[str, Measure] = {}
         self.lines_by_key: dict[tuple[int, str], ImpactLine] = {}
         self.managed: dict[int, bool] = {}  # package → whether the importer manages it
+        self.touched: set[int] = set()  # measures created or changed
+        # Parsed cells by (parser, value): keys, codes, scenarios and months repeat on every row.
+        self.parsed: dict[tuple[Any, Any], Any] = {}
 
     # --- reference data --------------------------------------------------------------------
 
@@ -259,6 +262,7 @@ class _Import:
                 continue
             measure = made[index]
             self.by_external[external] = measure
+            self.touched.add(measure.id or 0)
             self.report.created_measures.append(measure.id or 0)
             self.report.counts[sheet]["created"] += 1
 
@@ -554,7 +558,8 @@ class _Import:
     # --- helpers ---------------------------------------------------------------------------
 
     def _changed(self, measure: Measure) -> None:
-        if measure.id not in self.report.created_measures + self.report.changed_measures:
+        if measure.id not in self.touched:
+            self.touched.add(measure.id or 0)
             self.report.changed_measures.append(measure.id or 0)
 
     def _cell(
@@ -564,11 +569,20 @@ class _Import:
         if value is None and column in REQUIRED[sheet]:
             self._problem(sheet, number, column, None, "this is required")
             return None
-        try:
-            return parse(value, **options)
-        except cells.CellError as error:
-            self._problem(sheet, number, column, cells.shown(value), str(error))
+        remembered = parse in REPEATING and not isinstance(value, float)
+        if remembered and (parse, value) in self.parsed:
+            found = self.parsed[(parse, value)]
+        else:
+            try:
+                found = parse(value, **options)
+            except cells.CellError as error:
+                found = error
+            if remembered:
+                self.parsed[(parse, value)] = found
+        if isinstance(found, cells.CellError):
+            self._problem(sheet, number, column, cells.shown(value), str(found))
             return None
+        return found
 
     def _problem(
         self, sheet: str, number: int, column: str | None, value: Any, message: str
@@ -578,6 +592,8 @@ class _Import:
         )
 
 
+# Parsers whose answer depends on the cell alone (no options), worth remembering.
+REPEATING = {cells.scenario, cells.category, cells.month, cells.day}
 REQUIRED = {sheet.name: {c.header for c in sheet.columns if c.required} for sheet in SHEETS}
 HEADERS = {
     "title": "Title",
