@@ -23,6 +23,7 @@ from models.audit import (
 from models.columns import utcnow
 
 VERIFY_BATCH = 1000
+APPEND_CHUNK = 1000  # events per statement (14 parameters each)
 
 
 @dataclass(frozen=True)
@@ -90,18 +91,21 @@ async def append(session: AsyncSession, entries: Sequence[Entry]) -> list[AuditE
         events.append(event)
         last_id, last_hash = event.id, event.hash
     # Core statements, not the ORM's unit of work: this runs for every change and every email.
-    rows = [event.model_dump() for event in events]
-    moved = {"last_id": last_id, "last_hash": last_hash}
-    if postgres:
-        # The head stays locked until commit and every writer waits for it: on PostgreSQL the
-        # events go in with the head's move in one statement, a round trip less under the lock.
-        # SQLAlchemy cannot cache a statement with an INSERT in its WITH, so it is compiled each
-        # time, outside the lock: the price of the shorter hold.
-        appended = insert(statements.events).values(rows).cte("appended")
-        await session.exec(statements.move_head.add_cte(appended), params=moved)
-        return events
-    await session.exec(statements.insert, params=rows)
-    await session.exec(statements.move_head, params=moved)
+    # A batch (an import) goes in chunks: one statement holds at most 65,535 parameters.
+    for start in range(0, len(events), APPEND_CHUNK):
+        chunk = events[start : start + APPEND_CHUNK]
+        rows = [event.model_dump() for event in chunk]
+        moved = {"last_id": chunk[-1].id, "last_hash": chunk[-1].hash}
+        if postgres:
+            # The head stays locked until commit and every writer waits for it: on PostgreSQL
+            # the events go in with the head's move in one statement, a round trip less under
+            # the lock. SQLAlchemy cannot cache a statement with an INSERT in its WITH, so it
+            # is compiled each time, outside the lock: the price of the shorter hold.
+            appended = insert(statements.events).values(rows).cte("appended")
+            await session.exec(statements.move_head.add_cte(appended), params=moved)
+        else:
+            await session.exec(statements.insert, params=rows)
+            await session.exec(statements.move_head, params=moved)
     return events
 
 

@@ -11,6 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from itertools import islice
 
 from sqlalchemy import delete, insert
 from sqlmodel import col, select
@@ -169,13 +170,13 @@ async def replace_many(
                 col(MonthlyValue.impact_line_id).in_(ids), col(MonthlyValue.scenario) == scenario
             )
         )
-    rows = [
+    rows = (
         {"impact_line_id": c.line.id, "scenario": c.scenario, "period": p, "amount": a}
         for c in accepted
         for p, a in sorted(c.values.items())
-    ]
-    for start in range(0, len(rows), 5000):  # in chunks: a long batch stays small in memory
-        await session.exec(insert(MonthlyValue), params=rows[start : start + 5000])
+    )
+    while chunk := list(islice(rows, 5000)):  # a long batch stays small in memory
+        await session.exec(insert(MonthlyValue), params=chunk)
     entries = []
     for change in accepted:
         was = before.get((change.line.id or 0, change.scenario), {})
