@@ -260,23 +260,33 @@ async def _add_admin(settings: Settings, email: str, name: str) -> int:
     return 0
 
 
-async def _api_token(settings: Settings, email: str, name: str) -> int:
-    """A personal API token for scripts, issued by whoever runs the server."""
+async def _active_person(sessions: Any, email: str, command: str) -> Any:
+    """The active person with `email`, or None (said on stderr)."""
     from sqlmodel import select
 
     from models.people import Person
+
+    async with sessions() as session:
+        person = (
+            await session.exec(select(Person).where(Person.email == email.strip().lower()))
+        ).first()
+    if person is None or not person.active:
+        print(f"valuegate {command}: no active person with the email {email}", file=sys.stderr)
+        return None
+    return person
+
+
+async def _api_token(settings: Settings, email: str, name: str) -> int:
+    """A personal API token for scripts, issued by whoever runs the server."""
+
     from services import accounts
     from services.db import create_engine, session_factory
 
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     try:
-        async with sessions() as session:
-            person = (
-                await session.exec(select(Person).where(Person.email == email.strip().lower()))
-            ).first()
-        if person is None or not person.active:
-            print(f"valuegate api-token: no active person with the email {email}", file=sys.stderr)
+        person = await _active_person(sessions, email, "api-token")
+        if person is None:
             return 1
         _, token = await accounts.issue_api_token(sessions, person, name)
     finally:
@@ -289,9 +299,7 @@ async def _import(
     settings: Settings, file: Path, organization_id: int, email: str, *, apply: bool
 ) -> int:
     """The import as the page and the API run it, for `email`; exit 1 on any problem."""
-    from sqlmodel import select
 
-    from models.people import Person
     from services import importer, workbooks
     from services.db import create_engine, session_factory
     from services.temporal_client import connect
@@ -309,12 +317,8 @@ async def _import(
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     try:
-        async with sessions() as session:
-            person = (
-                await session.exec(select(Person).where(Person.email == email.strip().lower()))
-            ).first()
-        if person is None or not person.active:
-            print(f"valuegate import: no active person with the email {email}", file=sys.stderr)
+        person = await _active_person(sessions, email, "import")
+        if person is None:
             return 1
         report = await importer.run(
             sessions, organization_id=organization_id, rows=rows, person=person, apply=apply
