@@ -40,13 +40,17 @@ class ImportReport(BaseModel):
 
 
 FILE = "(file)"  # a problem of the whole file, not of a sheet
+REFUSED: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Admins and portfolio managers only"},
+    404: {"description": "No such organization"},
+}
 XLSX = {"content": {workbooks.XLSX_TYPE: {}}, "description": "The workbook"}
 
 
 @router.get(
     "/api/organizations/{organization_id}/import-template",
     response_class=Response,
-    responses={200: XLSX, 403: {"description": "Admins and portfolio managers only"}},
+    responses={200: XLSX, **REFUSED},
     summary="The import workbook to fill in (with prefill=true: what the organization has)",
 )
 async def template(
@@ -73,6 +77,7 @@ async def template(
             "was written); the report lists each with its sheet, row and column"
         },
         413: {"description": "The file is larger than the import limit"},
+        **REFUSED,
     },
     summary="Check a workbook (dry run, the default) or apply it",
 )
@@ -98,7 +103,12 @@ async def upload(
 @router.post(
     "/api/imports/marked",
     response_class=Response,
-    responses={200: XLSX, 422: {"description": "The file cannot be read"}},
+    responses={
+        200: XLSX,
+        413: {"description": "The file is larger than the import limit"},
+        422: {"description": "The file cannot be read"},
+        **REFUSED,
+    },
     summary="The workbook back with each problem a dry run finds marked on its cell",
 )
 async def marked_copy(
