@@ -116,11 +116,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:
-        # A body that is not even JSON (not UTF-8) is bad input like any other: 422, not 400.
-        if error.status_code == 400 and error.detail == "There was an error parsing the body":
-            detail = [
-                {"loc": ["body"], "msg": "the body is not valid JSON", "type": "json_invalid"}
-            ]
+        # A body that cannot be parsed (not JSON, not UTF-8, broken multipart) is bad input like
+        # any other: 422, not 400. The app raises no 400 of its own; these come from parsing.
+        if error.status_code == 400 and not wants_page(request):
+            unparsed = error.detail == "There was an error parsing the body"
+            said = "the body is not valid JSON" if unparsed else str(error.detail)
+            kind = "json_invalid" if unparsed else "body_invalid"
+            detail = [{"loc": ["body"], "msg": said, "type": kind}]
             return JSONResponse(status_code=422, content={"detail": detail})
         if error.status_code == 405:
             # Starlette names the methods of the first route on the path only; list them all.

@@ -485,3 +485,15 @@ async def test_the_file_comes_back_with_its_problems_marked_on_their_cells(
     assert cell.comment is not None and "decimal point" in cell.comment.text
     assert cell.fill.fgColor.rgb == "FFF4C7C3"
     assert await _count(sessions, Measure) == 0
+
+
+async def test_a_broken_upload_is_a_422_not_a_400(client: httpx.AsyncClient) -> None:
+    answer = await client.post(
+        "/api/imports",
+        params={"organization_id": 1},
+        content=b"--x\r\nnot a part--x--\r\n",
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+    )
+
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"] == ["body"]
