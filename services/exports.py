@@ -25,7 +25,7 @@ from models.people import Person
 from models.status import Light
 from services import rollup
 from services.briefing import SHOWN, Briefing
-from services.workbooks import money_format
+from services.workbooks import cell_value, money_format
 
 # The most rows one export writes (a longer list is narrowed with its filters first).
 EXPORT_LIMIT = 100_000
@@ -157,7 +157,7 @@ def _cell(sheet: Any, value: Any) -> Any:
         cell = WriteOnlyCell(sheet, value=value)
         cell.number_format = "yyyy-mm-dd hh:mm" if isinstance(value, datetime) else "yyyy-mm-dd"
         return cell
-    return value
+    return cell_value(value)
 
 
 def _plain(value: Any) -> Any:

@@ -13,6 +13,7 @@ from io import BytesIO
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -201,7 +202,7 @@ def template(choices: Choices) -> bytes:
         for i, column in enumerate(sheet.columns):
             page.column_dimensions[_letter(i)].width = max(14, len(column.header) + 4)
         for row in choices.prefill.get(sheet.name, []):
-            page.append(row)
+            page.append([cell_value(value) for value in row])
         _formats(page, sheet, choices)
     return _saved(book)
 
@@ -238,6 +239,14 @@ def _formats(page: Any, sheet: Sheet, choices: Choices) -> None:
                     cell.number_format = number_format
 
 
+def cell_value(value: Any) -> Any:
+    """`value` as a workbook cell may hold it: the control characters XML cannot carry (text
+    typed anywhere may have them) become U+FFFD, so the file is written, not refused."""
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    return value
+
+
 def money_format(currency: str) -> str:
     digits = minor_digits(currency)
     return ("#,##0." + "0" * digits if digits else "#,##0") + f' "{currency}"'
@@ -270,6 +279,7 @@ def marked(content: bytes, problems: list[Problem]) -> bytes:
     listing = book.create_sheet("Problems", 0)
     listing.append(["Sheet", "Row", "Column", "Value", "What is wrong"])
     for problem in problems:
-        listing.append([problem.sheet, problem.row, problem.column, problem.value, problem.message])
+        row = [problem.sheet, problem.row, problem.column, problem.value, problem.message]
+        listing.append([cell_value(value) for value in row])
     listing.freeze_panes = "A2"
     return _saved(book)

@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.organization import Portfolio
 from models.stages import Stage
 from tests.factories import as_person, complete_measure, make_org, measure_payload
 
@@ -74,3 +75,28 @@ async def test_a_measures_figures_go_to_excel_by_month(
     plan = next(row for row in rows[4:] if row[2] == "plan")
     assert plan[3] == 10000 and plan[-1] == 120000
     assert (await client.get("/api/exports/measures/999999/figures.csv")).status_code == 404
+
+
+async def test_text_with_control_characters_still_exports(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org = await make_org(sessions)
+    made = await client.post("/api/measures", json=measure_payload(org, title="Tape\x01 library"))
+    assert made.status_code == 201, made.text
+
+    listing = await client.get("/api/exports/measures.xlsx")
+    async with sessions() as session:
+        portfolio = await session.get(Portfolio, org.portfolio_id)
+    assert portfolio is not None
+    template = await client.get(
+        f"/api/organizations/{portfolio.organization_id}/import-template",
+        params={"prefill": "true"},
+    )
+
+    sheet = load_workbook(io.BytesIO(listing.content)).active
+    assert sheet is not None
+    titles = [row[1] for row in sheet.iter_rows(min_row=6, values_only=True)]
+    assert titles == ["Tape\ufffd library"]
+    assert template.status_code == 200
+    prefilled = load_workbook(io.BytesIO(template.content))["Measures"]
+    assert prefilled["B2"].value == "Tape\ufffd library"
