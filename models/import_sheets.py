@@ -103,7 +103,6 @@ MILESTONES = Sheet(
     ),
 )
 SHEETS = (HIERARCHY, MEASURES, LINES, FIGURES, MILESTONES)
-IMPORTED_SCENARIOS = (Scenario.PLAN, Scenario.FORECAST, Scenario.ACTUAL)
 
 
 class Problem(BaseModel):

@@ -38,6 +38,11 @@ class ImportReport(BaseModel):
     created_measures: list[int]
     changed_measures: list[int]
 
+    @property
+    def unreadable(self) -> bool:
+        """The file as a whole could not be read (not a workbook, damaged, too large inside)."""
+        return any(p.sheet == FILE for p in self.problems)
+
 
 FILE = "(file)"  # a problem of the whole file, not of a sheet
 REFUSED: dict[int | str, dict[str, Any]] = {
@@ -95,8 +100,7 @@ async def upload(
     report = await _import(
         await file.read(), organization_id, person, sessions, temporal, settings, apply
     )
-    unreadable = any(p.sheet == FILE for p in report.problems)
-    status = 422 if unreadable or (apply and not report.applied) else 200
+    status = 422 if report.unreadable or (apply and not report.applied) else 200
     return JSONResponse(status_code=status, content=report.model_dump(mode="json"))
 
 
@@ -123,7 +127,7 @@ async def marked_copy(
         await _may_import(session, person)
     content = await file.read()
     report = await _import(content, organization_id, person, sessions, temporal, settings, False)
-    if any(p.sheet == FILE for p in report.problems):
+    if report.unreadable:
         return JSONResponse(status_code=422, content=report.model_dump(mode="json"))
     return await _marked(content, report)
 
@@ -167,7 +171,7 @@ async def import_from_page(
         return await _page(request, session, viewer, error=message, status=422)
     content = await upload_file.read()
     report = await _import(content, int(chosen), viewer, sessions, temporal, settings, apply)
-    if form.get("mode") == "marked" and not any(p.sheet == FILE for p in report.problems):
+    if form.get("mode") == "marked" and not report.unreadable:
         return await _marked(content, report)
     status = 422 if report.problems else 200
     return await _page(request, session, viewer, report=report, chosen=chosen, status=status)
