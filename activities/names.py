@@ -9,3 +9,7 @@ NOTIFY = "send_lifecycle_notice"
 
 # The error type of facts the database can never hold: the action ends, nothing is retried.
 FACTS_REFUSED = "FactsRefused"
+
+RUN_IMPORT = "run_import_job"
+FOLLOW_UP_IMPORT = "follow_up_import_job"
+FAIL_IMPORT = "record_import_failure"

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     # bomb stops there).
     import_max_bytes: int = Field(default=20 * 1_048_576, ge=1024)
     import_max_unpacked_bytes: int = Field(default=300 * 1_048_576, ge=1024)
+    # How long an upload waits for its import to finish before it answers "running" (202, or
+    # the page that follows the import's progress); a large file runs on in the background.
+    import_wait_seconds: float = Field(default=10.0, ge=0, le=60)
     # Bad link tokens one client may try per minute before it gets 429.
     link_failures_per_minute: int = Field(default=10, ge=1)
 

@@ -14,6 +14,7 @@ from models.gates import (
     SteeringMember,
 )
 from models.idempotency import IdempotencyKey
+from models.import_job import ImportFile, ImportJob
 from models.links import SignedLink
 from models.measure import Measure
 from models.organization import (
@@ -40,6 +41,8 @@ __all__ = [
     "GatePolicyVersion",
     "IdempotencyKey",
     "ImpactLine",
+    "ImportFile",
+    "ImportJob",
     "LegalEntity",
     "LifecycleEvent",
     "Measure",

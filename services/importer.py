@@ -8,6 +8,7 @@ Applying writes everything or nothing; each change is audited with the channel `
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -17,12 +18,12 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client
 
 from models import import_sheets as cells
 from models.audit import Actor
 from models.channels import Channel
 from models.figures import ImpactLine, LineChange, LineIn, Milestone, MilestoneChange, MilestoneIn
+from models.import_report import ImportReport
 from models.import_sheets import FIGURES, HIERARCHY, LINES, MEASURES, MILESTONES, SHEETS, Problem
 from models.measure import Measure, MeasureCreate, MeasureUpdate
 from models.money import Scenario
@@ -36,7 +37,7 @@ from models.organization import (
     Project,
 )
 from models.people import Person
-from services import access, figures, hierarchy, impact_lines, lifecycle, measures, milestones
+from services import access, figures, hierarchy, impact_lines, measures, milestones
 from services.db import transaction
 from services.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
 from services.workbooks import Row, Rows
@@ -57,6 +58,31 @@ class Report:
     def summary(self) -> dict[str, dict[str, int]]:
         return {sheet: dict(counts) for sheet, counts in self.counts.items()}
 
+    def public(self, job: int | None = None) -> ImportReport:
+        """The report as the API, the pages and the import job keep it."""
+        return ImportReport(
+            applied=self.applied,
+            rows=self.rows,
+            counts=self.summary(),
+            problems=self.problems,
+            created_measures=self.created_measures,
+            changed_measures=self.changed_measures,
+            job=job,
+        )
+
+
+@dataclass
+class Progress:
+    """How many rows the import has been through, of how many; another thread may read it as
+    it runs."""
+
+    done: int = 0
+    of: int = 0
+
+
+# Kept with the import: inside its transaction when it applies, so the two commit together.
+Keep = Callable[[AsyncSession, Report], Awaitable[None]]
+
 
 class _RollBack(Exception):
     """Leave the transaction without writing (a dry run, or a file with problems)."""
@@ -69,24 +95,39 @@ async def run(
     rows: Rows,
     person: Person,
     apply: bool,
+    progress: Progress | None = None,
+    keep: Keep | None = None,
 ) -> Report:
-    """Check (and with `apply`, write) the workbook's rows for the organization."""
+    """Check (and with `apply`, write) the workbook's rows for the organization. `keep`, when
+    given, stores the report: in the import's own transaction when it applies."""
     report = Report(rows=rows.count, problems=list(rows.problems))
+    counted = progress or Progress()
     try:
         async with transaction(sessions) as session:
             work = _Import(session, organization_id, person, report)
             await work.load()
-            await work.hierarchy(rows.of(HIERARCHY))
-            await work.measures(rows.of(MEASURES))
-            await work.lines(rows.of(LINES))
-            await work.figures(rows.of(FIGURES))
-            await work.milestones(rows.of(MILESTONES))
+            await work.hierarchy(_counting(rows.of(HIERARCHY), counted))
+            await work.measures(_counting(rows.of(MEASURES), counted))
+            await work.lines(_counting(rows.of(LINES), counted))
+            await work.figures(_counting(rows.of(FIGURES), counted))
+            await work.milestones(_counting(rows.of(MILESTONES), counted))
             if report.problems or not apply:
                 raise _RollBack
-        report.applied = True
+            report.applied = True
+            if keep is not None:
+                await keep(session, report)
     except _RollBack:
         report.created_measures, report.changed_measures = [], []
+        if keep is not None:
+            async with transaction(sessions) as session:
+                await keep(session, report)
     return report
+
+
+def _counting(rows: list[tuple[int, Row]], progress: Progress) -> Iterator[tuple[int, Row]]:
+    for item in rows:
+        progress.done += 1
+        yield item
 
 
 class _Import:
@@ -159,7 +200,7 @@ class _Import:
 
     # --- sheets ----------------------------------------------------------------------------
 
-    async def hierarchy(self, rows: list[tuple[int, Row]]) -> None:
+    async def hierarchy(self, rows: Iterable[tuple[int, Row]]) -> None:
         for number, row in rows:
             key = self._cell(HIERARCHY.name, number, row, "Package key", cells.text, max_length=80)
             names = [
@@ -215,7 +256,7 @@ class _Import:
         ).first()
         return found
 
-    async def measures(self, rows: list[tuple[int, Row]]) -> None:
+    async def measures(self, rows: Iterable[tuple[int, Row]]) -> None:
         """Changed measures one by one through `measures.edit`; new ones in a batch."""
         sheet = MEASURES.name
         new: list[tuple[int, str, MeasureCreate]] = []
@@ -372,7 +413,7 @@ class _Import:
             )
         return measure
 
-    async def lines(self, rows: list[tuple[int, Row]]) -> None:
+    async def lines(self, rows: Iterable[tuple[int, Row]]) -> None:
         sheet = LINES.name
         seen: dict[tuple[int, str], int] = {}
         new: list[tuple[int, impact_lines.NewLine]] = []
@@ -433,7 +474,7 @@ class _Import:
             self._changed(item.measure)
             self.report.counts[sheet]["created"] += 1
 
-    async def figures(self, rows: list[tuple[int, Row]]) -> None:
+    async def figures(self, rows: Iterable[tuple[int, Row]]) -> None:
         sheet = FIGURES.name
         series: dict[tuple[int, Scenario], dict[date, tuple[Decimal, int]]] = defaultdict(dict)
         owners: dict[int, tuple[Measure, ImpactLine]] = {}
@@ -491,7 +532,7 @@ class _Import:
             else:
                 self._problem(sheet, first_row, "Scenario", change.scenario.value, str(error))
 
-    async def milestones(self, rows: list[tuple[int, Row]]) -> None:
+    async def milestones(self, rows: Iterable[tuple[int, Row]]) -> None:
         sheet = MILESTONES.name
         existing: dict[int, dict[str, Milestone]] = {}
         for number, row in rows:
@@ -620,17 +661,3 @@ def _said(error: Exception) -> str:
     if isinstance(error, InvalidInput):
         return "; ".join(p.message for p in error.problems)
     return f"{error} not found" if isinstance(error, NotFound) else str(error)
-
-
-async def follow_up(
-    temporal: Client, sessions: async_sessionmaker[AsyncSession], report: Report, task_queue: str
-) -> None:
-    """After an applied import: start the lifecycles of the measures it created (idempotently:
-    a measure's workflow id is its own) and tell the changed ones to read their data again."""
-    async with sessions() as session:
-        for measure_id in report.created_measures:
-            measure = await measures.get(session, measure_id=measure_id)
-            facts = await measures.facts(session, measure=measure, today=date.today())
-            await lifecycle.start(temporal, facts=facts, task_queue=task_queue)
-    for measure_id in report.changed_measures:
-        await lifecycle.figures_changed(temporal, measure_id)

@@ -72,8 +72,9 @@ class Rows:
         return sum(len(rows) for rows in self.sheets.values())
 
 
-def read(content: bytes, *, max_uncompressed: int) -> Rows:
-    """The known sheets' rows; WorkbookRefused when the file is not a workbook we may open."""
+def opened(content: bytes, *, max_uncompressed: int) -> zipfile.ZipFile:
+    """The file as a zip archive, if it can be one of a workbook we may open (a cheap look at
+    its container, no sheet read); WorkbookRefused otherwise."""
     if content.startswith(_OLE):
         raise WorkbookRefused(
             "the file is encrypted or an old Excel 97-2003 .xls: save it as an unprotected .xlsx"
@@ -89,6 +90,13 @@ def read(content: bytes, *, max_uncompressed: int) -> Rows:
             f"the workbook unpacks to {unpacked:,} bytes, more than the {max_uncompressed:,} "
             "allowed: split it into several files"
         )
+    return archive
+
+
+def read(content: bytes, *, max_uncompressed: int) -> Rows:
+    """The known sheets' rows; WorkbookRefused when the file is not a workbook we may open."""
+    archive = opened(content, max_uncompressed=max_uncompressed)
+    members = archive.infolist()
     try:
         book = CalamineWorkbook.from_filelike(BytesIO(content))
     except (CalamineError, OSError, ValueError, zipfile.BadZipFile) as error:

@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # The pure domain modules: no I/O, no database, no framework — safe for workflow code.
 PURE = {
     "models.stages", "models.status", "models.money", "models.policy", "models.criteria",
-    "models.closure", "models.escalation", "models.channels",
+    "models.closure", "models.escalation", "models.channels", "models.import_sheets",
+    "models.import_report",
 }  # fmt: skip
 # What workflow code may import: the standard library, temporalio, pydantic, pure modules.
 WORKFLOW_ALLOWED = {"temporalio", "pydantic", "__future__", "workflows", "activities.names", *PURE}

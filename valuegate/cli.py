@@ -298,20 +298,17 @@ async def _api_token(settings: Settings, email: str, name: str) -> int:
 async def _import(
     settings: Settings, file: Path, organization_id: int, email: str, *, apply: bool
 ) -> int:
-    """The import as the page and the API run it, for `email`; exit 1 on any problem."""
+    """The import as the page and the API run it, as a job for `email`, checked or applied in
+    this process; the job's workflow then starts the lifecycles. Exit 1 on any problem."""
 
-    from services import importer, workbooks
-    from services.db import create_engine, session_factory
+    from models.organization import Organization
+    from services import import_jobs, importer
+    from services.db import create_engine, session_factory, transaction
     from services.temporal_client import connect
 
-    def read() -> workbooks.Rows:
-        return workbooks.read(
-            file.read_bytes(), max_uncompressed=settings.import_max_unpacked_bytes
-        )
-
     try:
-        rows = await asyncio.to_thread(read)
-    except (OSError, workbooks.WorkbookRefused) as error:
+        content = await asyncio.to_thread(file.read_bytes)
+    except OSError as error:
         print(f"valuegate import: {error}", file=sys.stderr)
         return 1
     engine = create_engine(settings.database_url)
@@ -320,15 +317,37 @@ async def _import(
         person = await _active_person(sessions, email, "import")
         if person is None:
             return 1
-        report = await importer.run(
-            sessions, organization_id=organization_id, rows=rows, person=person, apply=apply
+        async with transaction(sessions) as session:
+            if await session.get(Organization, organization_id) is None:
+                print(f"valuegate import: no organization {organization_id}", file=sys.stderr)
+                return 1
+            job = await import_jobs.create(
+                session,
+                organization_id=organization_id,
+                person=person,
+                file_name=file.name,
+                content=content,
+                apply=apply,
+            )
+        outcome = await import_jobs.run(
+            sessions,
+            job_id=job.id or 0,
+            max_unpacked=settings.import_max_unpacked_bytes,
+            progress=importer.Progress(),
         )
-        if report.applied:
+        if outcome.follow_ups:
             client = await connect(settings)
-            await importer.follow_up(client, sessions, report, settings.temporal_task_queue)
+            await import_jobs.start(
+                client, job_id=job.id or 0, task_queue=settings.temporal_task_queue
+            )
+        async with sessions() as session:
+            report = import_jobs.report_of(
+                await import_jobs.get(session, job_id=job.id or 0, person=person)
+            )
     finally:
         await engine.dispose()
-    for sheet, counts in report.summary().items():
+    assert report is not None
+    for sheet, counts in report.counts.items():
         print(f"{sheet}: " + ", ".join(f"{n} {what}" for what, n in sorted(counts.items())))
     for problem in report.problems:
         value = f" ({problem.value})" if problem.value else ""
@@ -336,7 +355,11 @@ async def _import(
     if report.problems:
         print(f"{len(report.problems)} problems: nothing was written")
         return 1
-    print("imported" if report.applied else "checked: ready to apply (nothing was written)")
+    print(
+        f"imported (import {job.id})"
+        if report.applied
+        else "checked: ready to apply (nothing was written)"
+    )
     return 0
 
 

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.importing import ImportActivities
 from activities.lifecycle import LifecycleActivities
 from activities.notify import NotifyActivities
 from config.settings import Settings
@@ -18,9 +19,10 @@ from notifications.mailer import Mailer, SmtpConfig
 from services.db import create_engine, session_factory
 from services.outbox import Delivery
 from services.temporal_client import connect
+from workflows.importing import ImportWorkflow
 from workflows.measure import MeasureWorkflow
 
-WORKFLOWS = [MeasureWorkflow]
+WORKFLOWS = [MeasureWorkflow, ImportWorkflow]
 
 
 def smtp_config(settings: Settings) -> SmtpConfig:
@@ -55,11 +57,18 @@ def build_worker(
     emails: Delivery | None = None,
 ) -> Worker:
     """A worker for every ValueGate workflow and activity on the task queue."""
+    queue = task_queue or settings.temporal_task_queue
     notify = NotifyActivities(sessions=sessions, delivery=emails or delivery(settings))
     lifecycle = LifecycleActivities(sessions=sessions)
+    imports = ImportActivities(
+        database_url=settings.database_url,
+        sessions=sessions,
+        task_queue=queue,
+        max_unpacked_bytes=settings.import_max_unpacked_bytes,
+    )
     return Worker(
         client,
-        task_queue=task_queue or settings.temporal_task_queue,
+        task_queue=queue,
         workflows=WORKFLOWS,
         activities=[
             notify.send_assignment_email,
@@ -68,6 +77,9 @@ def build_worker(
             lifecycle.load_policy,
             lifecycle.record_facts,
             lifecycle.find_deputy,
+            imports.run_import,
+            imports.follow_up_import,
+            imports.record_import_failure,
         ],
         max_concurrent_activities=settings.worker_activity_slots,
         graceful_shutdown_timeout=timedelta(seconds=10),

@@ -311,3 +311,17 @@ class SubmitRefused(BaseModel):
     """Why a submission was refused (ApplicationError details)."""
 
     unmet: list[UnmetCriterion]
+
+
+class ImportJobRef(BaseModel):
+    """The import job a workflow runs (`import-<id>`)."""
+
+    job_id: int
+
+
+class ImportOutcome(BaseModel):
+    """What running an import job gave: whether it wrote anything, and how many measures'
+    lifecycles then need starting or telling."""
+
+    applied: bool
+    follow_ups: int = 0

@@ -7,44 +7,29 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlmodel import col, select
 from starlette.datastructures import UploadFile as StarletteUpload
+from temporalio.service import RPCError
 
 from api.auth import SESSION_COOKIE, SIGNED_IN, CurrentPerson, PageViewer
 from api.csrf import FormGuard
 from api.deps import SessionDep, SessionsDep, SettingsDep, TemporalDep
 from api.params import RowId
 from api.templating import templates
-from models.import_sheets import Problem
+from models.import_job import ImportJob
+from models.import_report import ImportJobPublic, ImportReport
 from models.organization import Organization
 from models.people import Person
-from services import access, import_template, importer, workbooks
-from services.errors import Forbidden
+from services import access, import_jobs, import_template, workbooks
+from services.db import transaction
+from services.errors import Forbidden, NotFound
+from services.lifecycle import LifecycleUnavailable
 
 router = APIRouter(responses=SIGNED_IN, tags=["imports"])
 pages = APIRouter(include_in_schema=False)
 
 
-class ImportReport(BaseModel):
-    """What an import found and did. `applied` is false for a dry run, and whenever a problem
-    was found: then nothing was written."""
-
-    applied: bool
-    rows: int
-    counts: dict[str, dict[str, int]]
-    problems: list[Problem]
-    created_measures: list[int]
-    changed_measures: list[int]
-
-    @property
-    def unreadable(self) -> bool:
-        """The file as a whole could not be read (not a workbook, damaged, too large inside)."""
-        return any(p.sheet == FILE for p in self.problems)
-
-
-FILE = "(file)"  # a problem of the whole file, not of a sheet
 REFUSED: dict[int | str, dict[str, Any]] = {
     403: {"description": "Admins and portfolio managers only"},
     404: {"description": "No such organization"},
@@ -73,6 +58,14 @@ async def template(
     )
 
 
+RUNNING: dict[int | str, dict[str, Any]] = {
+    202: {
+        "model": ImportJobPublic,
+        "description": "The import runs on in the background: follow it at the Location given",
+    }
+}
+
+
 @router.post(
     "/api/imports",
     response_model=ImportReport,
@@ -82,6 +75,7 @@ async def template(
             "was written); the report lists each with its sheet, row and column"
         },
         413: {"description": "The file is larger than the import limit"},
+        **RUNNING,
         **REFUSED,
     },
     summary="Check a workbook (dry run, the default) or apply it",
@@ -95,13 +89,12 @@ async def upload(
     settings: SettingsDep,
     apply: Annotated[bool, Query(description="Write it (all or nothing).")] = False,
 ) -> Any:
-    async with sessions() as session:
-        await _may_import(session, person)
-    report = await _import(
-        await file.read(), organization_id, person, sessions, temporal, settings, apply
-    )
-    status = 422 if report.unreadable or (apply and not report.applied) else 200
-    return JSONResponse(status_code=status, content=report.model_dump(mode="json"))
+    """The import runs as a job of its own (it survives a restart). The answer waits for it
+    up to VALUEGATE_IMPORT_WAIT_SECONDS; a larger file answers 202 and runs on."""
+    job = await _run(file, organization_id, person, sessions, temporal, settings, apply)
+    if job.report is None:
+        return _running(job)
+    return _reported(job.report, apply=apply)
 
 
 @router.post(
@@ -111,6 +104,7 @@ async def upload(
         200: XLSX,
         413: {"description": "The file is larger than the import limit"},
         422: {"description": "The file cannot be read"},
+        **RUNNING,
         **REFUSED,
     },
     summary="The workbook back with each problem a dry run finds marked on its cell",
@@ -123,22 +117,41 @@ async def marked_copy(
     temporal: TemporalDep,
     settings: SettingsDep,
 ) -> Response:
+    job = await _run(file, organization_id, person, sessions, temporal, settings, False)
+    if job.report is None:
+        return _running(job)
+    return await _marked_or_refused(sessions, job)
+
+
+@router.get(
+    "/api/imports/{job_id}",
+    response_model=ImportJobPublic,
+    responses={404: {"description": "No such import of yours"}},
+    summary="An import: its progress while it runs, then its report",
+)
+async def import_job(
+    job_id: RowId, person: CurrentPerson, session: SessionDep, temporal: TemporalDep
+) -> ImportJobPublic:
+    return await _public(session, temporal, job_id, person)
+
+
+@router.get(
+    "/api/imports/{job_id}/marked",
+    response_class=Response,
+    responses={
+        200: XLSX,
+        404: {"description": "No such import of yours"},
+        409: {"description": "The import has not finished"},
+        422: {"description": "The file cannot be read"},
+    },
+    summary="A finished import's workbook with each problem marked on its cell",
+)
+async def job_marked_copy(job_id: RowId, person: CurrentPerson, sessions: SessionsDep) -> Response:
     async with sessions() as session:
-        await _may_import(session, person)
-    content = await file.read()
-    report = await _import(content, organization_id, person, sessions, temporal, settings, False)
-    if report.unreadable:
-        return JSONResponse(status_code=422, content=report.model_dump(mode="json"))
-    return await _marked(content, report)
-
-
-async def _marked(content: bytes, report: ImportReport) -> Response:
-    copy = await asyncio.to_thread(workbooks.marked, content, report.problems)
-    return Response(
-        copy,
-        media_type=workbooks.XLSX_TYPE,
-        headers={"Content-Disposition": 'attachment; filename="checked.xlsx"'},
-    )
+        job = await import_jobs.get(session, job_id=job_id, person=person)
+    if job.report is None:
+        return JSONResponse(status_code=409, content={"detail": "the import has not finished"})
+    return await _marked_or_refused(sessions, job)
 
 
 @pages.get("/imports", response_class=HTMLResponse)
@@ -156,7 +169,8 @@ async def import_from_page(
     settings: SettingsDep,
 ) -> Response:
     """The upload form: check the file, or apply it (the report shows on the page), or take it
-    back with its problems marked on their cells."""
+    back with its problems marked on their cells. A file still running after the wait goes on
+    in the background: its own page follows it."""
     form = await request.form()
     guard: FormGuard = request.app.state.form_guard
     cookie = request.cookies.get(SESSION_COOKIE, "")
@@ -169,46 +183,109 @@ async def import_from_page(
     if not isinstance(upload_file, StarletteUpload) or not chosen.isdigit():
         message = "Choose the organization and a file."
         return await _page(request, session, viewer, error=message, status=422)
-    content = await upload_file.read()
-    report = await _import(content, int(chosen), viewer, sessions, temporal, settings, apply)
+    job = await _run(upload_file, int(chosen), viewer, sessions, temporal, settings, apply)
+    report = import_jobs.report_of(job)
+    if report is None:
+        return RedirectResponse(f"/imports/{job.id}", status_code=303)
     if form.get("mode") == "marked" and not report.unreadable:
-        return await _marked(content, report)
+        return await _marked_or_refused(sessions, job)
     status = 422 if report.problems else 200
     return await _page(request, session, viewer, report=report, chosen=chosen, status=status)
 
 
-async def _import(
-    content: bytes,
+@pages.get("/imports/{job_id}", response_class=HTMLResponse)
+async def import_job_page(
+    request: Request, job_id: RowId, viewer: PageViewer, session: SessionDep, temporal: TemporalDep
+) -> HTMLResponse:
+    """One import: its progress while it runs (the page reloads itself), then its report."""
+    job = await _public(session, temporal, job_id, viewer)
+    return await _page(request, session, viewer, report=job.report, job=job)
+
+
+async def _run(
+    upload_file: UploadFile | StarletteUpload,
     organization_id: int,
     person: Person,
     sessions: SessionsDep,
     temporal: TemporalDep,
     settings: SettingsDep,
     apply: bool,
-) -> ImportReport:
+) -> ImportJob:
+    """Keep the file as a new job, start the job's workflow, and wait for it a while. A file
+    that is no workbook at all is answered at once, its job finished with that report."""
+    content = await upload_file.read()
     try:
-        # Unpacking and parsing a workbook is CPU work: off the event loop.
-        rows = await asyncio.to_thread(
-            workbooks.read, content, max_uncompressed=settings.import_max_unpacked_bytes
-        )
+        refused = None
+        workbooks.opened(content, max_uncompressed=settings.import_max_unpacked_bytes)
     except workbooks.WorkbookRefused as error:
-        problem = Problem(sheet=FILE, message=str(error))
-        return ImportReport(
-            applied=False, rows=0, counts={}, problems=[problem], created_measures=[],
-            changed_measures=[],
-        )  # fmt: skip
-    report = await importer.run(
-        sessions, organization_id=organization_id, rows=rows, person=person, apply=apply
+        refused = import_jobs.unreadable_report(str(error))
+    async with transaction(sessions) as session:
+        await _may_import(session, person)
+        if await session.get(Organization, organization_id) is None:
+            raise NotFound(f"organization {organization_id}")
+        job = await import_jobs.create(
+            session,
+            organization_id=organization_id,
+            person=person,
+            file_name=upload_file.filename or "",
+            content=content,
+            apply=apply,
+            refused=refused,
+        )
+        if refused is not None:
+            return job
+        # Started inside the transaction: a job whose workflow cannot start is not kept. Its
+        # first attempt may run before the commit; it finds no job then, and is retried.
+        try:
+            await import_jobs.start(
+                temporal, job_id=job.id or 0, task_queue=settings.temporal_task_queue
+            )
+        except RPCError as error:
+            raise LifecycleUnavailable(f"Temporal cannot be reached: {error.message}") from error
+    await import_jobs.wait(temporal, job_id=job.id or 0, seconds=settings.import_wait_seconds)
+    async with sessions() as session:
+        found = await session.get(ImportJob, job.id)
+    assert found is not None
+    return found
+
+
+def _reported(report_data: dict[str, Any], *, apply: bool) -> JSONResponse:
+    report = ImportReport.model_validate(report_data)
+    status = 422 if report.unreadable or (apply and not report.applied) else 200
+    return JSONResponse(status_code=status, content=report.model_dump(mode="json"))
+
+
+def _running(job: ImportJob) -> JSONResponse:
+    shown = import_jobs.public(job)
+    return JSONResponse(
+        status_code=202 if shown.state == "running" else 500,
+        content=shown.model_dump(mode="json"),
+        headers={"Location": f"/api/imports/{job.id}"},
     )
-    if report.applied:
-        await importer.follow_up(temporal, sessions, report, settings.temporal_task_queue)
-    return ImportReport(
-        applied=report.applied,
-        rows=report.rows,
-        counts=report.summary(),
-        problems=report.problems,
-        created_measures=report.created_measures,
-        changed_measures=report.changed_measures,
+
+
+async def _public(
+    session: SessionDep, temporal: TemporalDep, job_id: int, person: Person
+) -> ImportJobPublic:
+    job = await import_jobs.get(session, job_id=job_id, person=person)
+    progress = None
+    if job.finished_at is None:
+        progress = await import_jobs.progress(temporal, job_id=job_id)
+    return import_jobs.public(job, progress)
+
+
+async def _marked_or_refused(sessions: SessionsDep, job: ImportJob) -> Response:
+    report = import_jobs.report_of(job)
+    assert report is not None
+    if report.unreadable:
+        return JSONResponse(status_code=422, content=report.model_dump(mode="json"))
+    async with sessions() as session:
+        content = await import_jobs.content_of(session, job=job)
+    copy = await asyncio.to_thread(workbooks.marked, content, report.problems)
+    return Response(
+        copy,
+        media_type=workbooks.XLSX_TYPE,
+        headers={"Content-Disposition": 'attachment; filename="checked.xlsx"'},
     )
 
 
@@ -223,6 +300,7 @@ async def _page(
     viewer: Person,
     *,
     report: ImportReport | None = None,
+    job: ImportJobPublic | None = None,
     chosen: str = "",
     error: str | None = None,
     status: int = 200,
@@ -234,6 +312,7 @@ async def _page(
         {
             "organizations": organizations,
             "report": report,
+            "job": job,
             "chosen": chosen,
             "error": error,
         },
