@@ -1,6 +1,7 @@
-"""Views taken out to a spreadsheet: the measure list (with its filters) and a measure's figures,
-as XLSX (money as numbers in their currency's format, dates as dates, the filters written on
-top) and as CSV. Write-only openpyxl, so a long list streams into the file."""
+"""Views taken out to a spreadsheet: the measure list (with its filters), a measure's figures, the
+dashboard and a hierarchy node's roll-up, as XLSX (one sheet per view; money as numbers in
+their currency's format, dates as dates, the filters written on top) and as CSV (one view a
+file). Write-only openpyxl, so a long list streams into the file."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from models.measure import Measure
 from models.money import minor_digits
 from models.organization import BusinessUnit, LegalEntity
 from models.people import Person
+from models.rollups import Dashboard, NodeView, Rollup
 from models.status import Light
 from services import rollup
 from services.briefing import SHOWN, Briefing
@@ -117,12 +119,96 @@ def figures_table(about: Briefing) -> Table:
     return Table(f"Figures {about.ref}", filters, header, rows)
 
 
-def xlsx(table: Table) -> bytes:
+def dashboard_tables(board: Dashboard, filters: list[str]) -> list[Table]:
+    """The dashboard's views, a table each: totals, pipeline by stage, the dual-status matrix,
+    and the EBITDA effect month by month; every amount in the group currency."""
+    c = board.currency
+    plan = f"Plan over the horizon (EBITDA effect, {c})"
+    achieved = f"Actual, else forecast (EBITDA effect, {c})"
+    verified = f"Verified (EBITDA effect, {c})"
+    noted = [*filters, f"Amounts in the group currency {c}"]
+    if board.missing_rates:
+        noted.append("Left out for want of a rate: " + ", ".join(board.missing_rates))
+    t = board.total
+    totals = [
+        t.measures, Money(t.plan, c), Money(t.achieved, c), Money(t.verified, c), t.attainment,
+        t.delivery.value, t.value.value,
+    ]  # fmt: skip
+    return [
+        Table(
+            "Totals",
+            noted,
+            ["Measures", plan, achieved, verified, "Achieved of plan", "Delivery", "Value"],
+            [totals],
+        ),
+        Table(
+            "Pipeline",
+            noted,
+            ["Stage", "Measures", plan],
+            [[row.stage.label, row.measures, Money(row.plan, c)] for row in board.pipeline],
+        ),
+        Table(
+            "Status matrix",
+            noted,
+            ["Delivery", "Value", "Measures", plan],
+            [
+                [cell.delivery.value, cell.value.value, cell.measures, Money(cell.plan, c)]
+                for cell in board.matrix
+            ],
+        ),
+        Table(
+            "By month",
+            noted,
+            ["Month", f"Plan ({c})", f"Actual, else forecast ({c})", f"Verified ({c})"],
+            [
+                [m.period, Money(m.plan, c), Money(m.achieved, c), Money(m.verified, c)]
+                for m in board.months
+            ],
+        ),
+    ]
+
+
+ROLLUP_HEADER = [
+    "Level", "Name", "Measures", "Plan over the horizon (EBITDA effect)",
+    "Actual, else forecast (EBITDA effect)", "Verified (EBITDA effect)", "Achieved of plan",
+    "Delivery", "Value", "Currency",
+]  # fmt: skip
+
+
+def rollup_table(view: NodeView) -> Table:
+    """A hierarchy node and the nodes right below it, each rolled up, the node itself first."""
+    path = " > ".join([*(step.name for step in view.path), view.name])
+    filters = [f"ValueGate: {view.level} {path}", f"Amounts in {view.rollup.currency}"]
+    if view.rollup.missing_rates:
+        filters.append("Left out for want of a rate: " + ", ".join(view.rollup.missing_rates))
+    rows = [_rollup_row(f"{view.level} (all)", view.name, view.rollup)]
+    rows += [_rollup_row(child.level, child.name, child.rollup) for child in view.children]
+    return Table(f"{view.level.capitalize()} {view.name}", filters, ROLLUP_HEADER, rows)
+
+
+def _rollup_row(level: str, name: str, rolled: Rollup) -> list[Any]:
+    c = rolled.currency
+    return [
+        level, name, rolled.measures, Money(rolled.plan, c), Money(rolled.achieved, c),
+        Money(rolled.verified, c), rolled.attainment, rolled.delivery.value, rolled.value.value, c,
+    ]  # fmt: skip
+
+
+def xlsx(*tables: Table) -> bytes:
+    """The tables as a workbook, one sheet each."""
     book = Workbook(write_only=True)
-    sheet = book.create_sheet(table.title[:31])
+    for table in tables:
+        _sheet(book, table)
+    out = BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _sheet(book: Workbook, table: Table) -> None:
+    sheet = book.create_sheet(_sheet_title(table.title))
     sheet.freeze_panes = f"A{len(table.filters) + 3}"
     for line in table.filters:
-        sheet.append([line])
+        sheet.append([cell_value(line)])
     sheet.append([])
     heading = []
     for text in table.header:
@@ -132,9 +218,11 @@ def xlsx(table: Table) -> bytes:
     sheet.append(heading)
     for row in table.rows:
         sheet.append([_cell(sheet, value) for value in row])
-    out = BytesIO()
-    book.save(out)
-    return out.getvalue()
+
+
+def _sheet_title(title: str) -> str:
+    """A sheet name Excel takes: at most 31 characters, none of []:*?/\\."""
+    return "".join("-" if ch in "[]:*?/\\" else ch for ch in cell_value(title))[:31] or "Sheet"
 
 
 def csv_text(table: Table) -> str:
@@ -156,6 +244,10 @@ def _cell(sheet: Any, value: Any) -> Any:
     if isinstance(value, datetime | date):
         cell = WriteOnlyCell(sheet, value=value)
         cell.number_format = "yyyy-mm-dd hh:mm" if isinstance(value, datetime) else "yyyy-mm-dd"
+        return cell
+    if isinstance(value, Decimal):  # a share, such as achieved of plan
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.number_format = "0.0%"
         return cell
     return cell_value(value)
 

@@ -100,3 +100,70 @@ async def test_text_with_control_characters_still_exports(
     assert template.status_code == 200
     prefilled = load_workbook(io.BytesIO(template.content))["Measures"]
     assert prefilled["B2"].value == "Tape\ufffd library"
+
+
+async def test_the_dashboard_goes_to_excel_a_sheet_per_view_and_to_csv_a_view_a_file(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org = await make_org(sessions)
+    await complete_measure(sessions, org, title="Retire the tape library")
+    await complete_measure(sessions, org, stage=Stage.IDENTIFIED, title="Move backups")
+    async with sessions() as session:
+        portfolio = await session.get(Portfolio, org.portfolio_id)
+        assert portfolio is not None
+    chosen = {"organization_id": portfolio.organization_id, "portfolio_id": org.portfolio_id}
+
+    answer = await client.get("/api/exports/dashboard.xlsx", params=chosen)
+
+    assert answer.status_code == 200, answer.text
+    book = load_workbook(io.BytesIO(answer.content))
+    assert book.sheetnames == ["Totals", "Pipeline", "Status matrix", "By month"]
+    totals = list(book["Totals"].iter_rows(values_only=True))
+    assert totals[0][0] == "ValueGate: dashboard of Acme IT"
+    assert totals[1][0] == f"Filters: portfolio_id = {org.portfolio_id}"
+    header = totals[4]
+    assert header[0] == "Measures" and header[1] == "Plan over the horizon (EBITDA effect, EUR)"
+    assert totals[5][0] == 2 and totals[5][1] == 240000
+    assert '"EUR"' in book["Totals"].cell(row=6, column=2).number_format
+    pipeline = {row[0]: row for row in book["Pipeline"].iter_rows(min_row=6, values_only=True)}
+    assert pipeline["Defined"][1:] == (1, 120000) and pipeline["Identified"][1:] == (1, 120000)
+    months = list(book["By month"].iter_rows(min_row=6, values_only=True))
+    assert isinstance(months[0][0], datetime) and sum(row[1] for row in months) == 240000
+
+    as_csv = await client.get("/api/exports/dashboard.csv", params={**chosen, "view": "pipeline"})
+    table = list(csv.reader(io.StringIO(as_csv.text)))
+    assert table[0] == ["Stage", "Measures", "Plan over the horizon (EBITDA effect, EUR)"]
+    assert ["Defined", "1", "120000.00"] in table
+    unknown = await client.get("/api/exports/dashboard.csv", params={"view": "everything"})
+    assert unknown.status_code == 422
+
+
+async def test_a_hierarchy_roll_up_goes_to_excel_and_csv_node_first_then_children(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    org = await make_org(sessions)
+    await complete_measure(sessions, org, title="Retire the tape library")
+
+    answer = await client.get(f"/api/exports/portfolio/{org.portfolio_id}/rollup.xlsx")
+
+    assert answer.status_code == 200, answer.text
+    sheet = load_workbook(io.BytesIO(answer.content)).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][0] == "ValueGate: portfolio Acme IT > Cost 2027"
+    assert rows[3][:4] == ("Level", "Name", "Measures", "Plan over the horizon (EBITDA effect)")
+    assert rows[4][:4] == ("portfolio (all)", "Cost 2027", 1, 120000)
+    assert rows[5][:4] == ("program", "Data centre", 1, 120000)
+    assert '"EUR"' in sheet.cell(row=5, column=4).number_format
+
+    program = (await client.get(f"/api/programs?parent_id={org.portfolio_id}")).json()[0]["id"]
+    as_csv = await client.get(f"/api/exports/program/{program}/rollup.csv")
+    table = list(csv.reader(io.StringIO(as_csv.text)))
+    assert table[1][:4] == ["program (all)", "Data centre", "1", "120000.00"]
+    assert table[2][:4] == ["project", "Storage", "1", "120000.00"]
+    theirs = await make_org(sessions, tag=".b")
+    hidden = await client.get(
+        f"/api/exports/portfolio/{org.portfolio_id}/rollup.csv",
+        headers=as_person(theirs.sponsor_id),
+    )
+    assert hidden.status_code == 404

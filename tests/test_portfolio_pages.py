@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from datetime import date
 
 import httpx
@@ -92,6 +94,10 @@ async def test_the_hierarchy_browser_rolls_up_each_level(
     assert rows[0][-2:] == ["green", "green"]  # delivery, value
     assert rows[1][-2:] == ["red", "red"]
     assert rows[1][2] == "€1,000.00"
+    download = portfolio.find("a", string="Excel")
+    assert download is not None
+    taken = await reader.get(str(download["href"]))
+    assert taken.status_code == 200 and b"Program B" in _sheet_xml(taken.content)
 
     package = _page(await reader.get(f"/hierarchy/package/{tree.packages['A']}"))
     measure_link = package.find("a", href=f"/measures/{on_plan}")
@@ -121,6 +127,9 @@ async def test_the_dashboard_shows_pipeline_matrix_and_chart(
     lines = {p["class"][1]: p["points"] for p in board.select("svg.chart polyline")}
     assert set(lines) == {"series-plan", "series-achieved", "series-verified"}
     assert all(len(str(points).split()) == 2 for points in lines.values())  # two months
+    excel = board.find("a", string="Excel")
+    assert excel is not None and f"organization_id={tree.organization_id}" in str(excel["href"])
+    assert (await reader.get(str(excel["href"]))).status_code == 200
     selected = board.select_one('select[name="organization_id"] option[selected]')
     assert selected is not None and selected.get_text() == "Rollup Corp"
 
@@ -168,3 +177,10 @@ async def test_signed_out_visitors_are_sent_to_sign_in(browser: httpx.AsyncClien
         answer = await browser.get(path)
         assert answer.status_code in (303, 307), path
         assert "/sign-in" in answer.headers["location"]
+
+
+def _sheet_xml(content: bytes) -> bytes:
+    """The text of a workbook's first sheet and its shared strings."""
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        names = [n for n in archive.namelist() if n.endswith(".xml")]
+        return b"".join(archive.read(n) for n in names)

@@ -1,19 +1,21 @@
-"""Views out to a spreadsheet: the measure list with the filters it was asked with, and a
-measure's figures, as XLSX or CSV."""
+"""Views out to a spreadsheet: the measure list with the filters it was asked with, a measure's
+figures, the dashboard and a hierarchy node's roll-up, as XLSX or CSV."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
+from pydantic import Field
 
 from api.auth import SIGNED_IN, CurrentPerson, visible_measure
 from api.deps import SessionDep
 from api.params import RowId
+from api.routes.dashboard import DashboardQuery, build
 from models.measure_query import MeasureQuery
-from services import access, briefing, exports, measures, workbooks
+from services import access, briefing, exports, hierarchy, measures, workbooks
 
 router = APIRouter(responses=SIGNED_IN, prefix="/api/exports", tags=["exports"])
 Format = Literal["xlsx", "csv"]
@@ -69,8 +71,71 @@ async def measure_figures(measure_id: RowId, fmt: Format, session: SessionDep) -
     return _file(exports.figures_table(about), fmt, f"M-{measure_id}-figures")
 
 
-def _file(table: exports.Table, fmt: Format, name: str) -> Response:
-    disposition = {"Content-Disposition": f'attachment; filename="{name}.{fmt}"'}
+class DashboardFile(DashboardQuery):
+    """The dashboard's filters, and which view a CSV file holds."""
+
+    view: Literal["totals", "pipeline", "status-matrix", "by-month"] = Field(
+        default="totals", description="The view a CSV file holds (XLSX holds them all)."
+    )
+
+
+@router.get(
+    "/dashboard.{fmt}",
+    response_class=Response,
+    responses={
+        **FILES,
+        404: {"description": "No such organization (or not yours to see)"},
+        422: {"description": "An unknown parameter, or a value it does not take"},
+    },
+    summary="The dashboard with the same filters as GET /api/dashboard: XLSX has a sheet per "
+    "view; CSV is the one view named",
+)
+async def dashboard_file(
+    fmt: Format,
+    chosen: Annotated[DashboardFile, Query()],
+    person: CurrentPerson,
+    session: SessionDep,
+) -> Response:
+    view = chosen.view
+    narrowed = DashboardQuery.model_validate(chosen.model_dump(exclude={"view"}))
+    organization, board = await build(session, person, narrowed)
+    shown = narrowed.model_dump(mode="json", exclude_none=True, exclude={"organization_id"})
+    filters = [
+        f"ValueGate: dashboard of {organization.name if organization else 'no organization'}",
+        "Filters: " + ("; ".join(f"{k} = {v}" for k, v in shown.items()) or "none"),
+    ]
+    tables = exports.dashboard_tables(board, filters)
     if fmt == "csv":
-        return Response(exports.csv_text(table), media_type="text/csv", headers=disposition)
-    return Response(exports.xlsx(table), media_type=workbooks.XLSX_TYPE, headers=disposition)
+        table = next(t for t in tables if t.title.lower().replace(" ", "-") == view)
+        return _file(table, fmt, f"dashboard-{view}")
+    return _file(tables, fmt, "dashboard")
+
+
+LevelName = Literal["organization", "portfolio", "program", "project", "package"]
+
+
+@router.get(
+    "/{level}/{node_id}/rollup.{fmt}",
+    response_class=Response,
+    responses={**FILES, 404: {"description": "No such node (or not yours to see)"}},
+    summary="A hierarchy node and the nodes right below it, each rolled up",
+)
+async def rollup_file(
+    level: LevelName, node_id: RowId, fmt: Format, person: CurrentPerson, session: SessionDep
+) -> Response:
+    described = hierarchy.LEVELS[level]
+    node = await hierarchy.find(session, described, node_id, person)
+    if node is None:
+        raise HTTPException(404, f"{level} {node_id} not found")
+    view = await hierarchy.browse(session, described, node, person, date.today())
+    return _file(exports.rollup_table(view), fmt, f"{level}-{node_id}-rollup")
+
+
+def _file(tables: exports.Table | list[exports.Table], fmt: Format, name: str) -> Response:
+    disposition = {"Content-Disposition": f'attachment; filename="{name}.{fmt}"'}
+    if isinstance(tables, exports.Table):
+        tables = [tables]
+    if fmt == "csv":
+        text = exports.csv_text(tables[0])
+        return Response(text, media_type="text/csv", headers=disposition)
+    return Response(exports.xlsx(*tables), media_type=workbooks.XLSX_TYPE, headers=disposition)
