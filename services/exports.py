@@ -27,18 +27,10 @@ from models.rollups import Dashboard, NodeView, Rollup
 from models.status import Light
 from services import rollup
 from services.briefing import SHOWN, Briefing
-from services.workbooks import cell_value, money_format
+from services.workbooks import Money, cell_value, money_format
 
 # The most rows one export writes (a longer list is narrowed with its filters first).
 EXPORT_LIMIT = 100_000
-
-
-@dataclass(frozen=True)
-class Money:
-    """An amount and its currency: a number cell in that currency's format."""
-
-    amount: Decimal | None
-    currency: str
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from models.organization import (
 from models.people import Person
 from services import workbooks
 from services.errors import NotFound
+from services.workbooks import Money
 
 EXPORTED = (Scenario.PLAN, Scenario.FORECAST, Scenario.ACTUAL)
 
@@ -49,17 +50,18 @@ async def build(session: AsyncSession, *, organization_id: int, prefill: bool) -
     choices = workbooks.Choices(
         business_units=[u.code for u in units],
         legal_entities=[(e.code, e.currency) for e in entities],
-        prefill=await _what_it_has(session, organization_id, units, entities) if prefill else {},
+        prefill=(await _what_it_has(session, organization, units, entities) if prefill else {}),
     )
     return workbooks.template(choices)
 
 
 async def _what_it_has(
     session: AsyncSession,
-    organization_id: int,
+    organization: Organization,
     units: Any,
     entities: Any,
 ) -> dict[str, list[list[Any]]]:
+    organization_id, group_currency = organization.id, organization.group_currency
     tree = (
         await session.exec(
             select(Portfolio.name, Program.name, Project.name, MeasurePackage)
@@ -81,6 +83,11 @@ async def _what_it_has(
     emails = {p.id: p.email for p in (await session.exec(select(Person))).all()}
     unit_codes = {u.id: u.code for u in units}
     entity_codes = {e.id: e.code for e in entities}
+    # Each amount in its measure's currency (its legal entity's; the group's until it has one).
+    currency = {
+        m.id: next((e.currency for e in entities if e.id == m.legal_entity_id), group_currency)
+        for m in found
+    }
     code = {m.id: m.external_id or f"M-{m.id}" for m in found}
     measures = [
         [
@@ -94,7 +101,7 @@ async def _what_it_has(
             entity_codes.get(m.legal_entity_id),
             m.plan_start,
             m.horizon_months,
-            m.baseline_amount,
+            Money(m.baseline_amount, currency[m.id]),
             m.baseline_period,
             m.baseline_source,
             m.description or None,
@@ -116,7 +123,7 @@ async def _what_it_has(
             key[line.id],
             line.category.value,
             line.description,
-            line.annual_potential,
+            Money(line.annual_potential, currency[line.measure_id]),
         ]
         for line in lines
     ]
@@ -140,7 +147,7 @@ async def _what_it_has(
             key[v.impact_line_id],
             v.scenario.value,
             v.period,
-            v.amount,
+            Money(v.amount, currency[of_line[v.impact_line_id]]),
         ]
         for v in values
     ]

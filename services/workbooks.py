@@ -9,11 +9,12 @@ import re
 import sys
 import zipfile
 from dataclasses import dataclass, field
+from decimal import Decimal
 from io import BytesIO
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -29,6 +30,14 @@ _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted workbooks and old .xls f
 _FORMULA_WITHOUT_VALUE = re.compile(
     rb'<c r="([A-Z]+[0-9]+)"[^>]*>(?:<f[^>]*/>|<f[^>]*>[^<]*</f>)(?:<v\s*/>|<v></v>)?</c>'
 )
+
+
+@dataclass(frozen=True)
+class Money:
+    """An amount and its currency: a number cell in that currency's format."""
+
+    amount: Decimal | None
+    currency: str
 
 
 class WorkbookRefused(Exception):
@@ -210,12 +219,15 @@ def template(choices: Choices) -> bytes:
         for i, column in enumerate(sheet.columns):
             page.column_dimensions[_letter(i)].width = max(14, len(column.header) + 4)
         for row in choices.prefill.get(sheet.name, []):
-            page.append([cell_value(value) for value in row])
+            page.append([_template_cell(page, value) for value in row])
         _formats(page, sheet, choices)
     return _saved(book)
 
 
 def _formats(page: Any, sheet: Sheet, choices: Choices) -> None:
+    """List validations, and each column's format for the rows a person adds: dates as dates,
+    money in the organization's currency where it has one (a pre-filled amount carries its own
+    legal entity's currency)."""
     last = max(page.max_row, 2) + 5000
     lists = {
         "Category": [c.value for c in ImpactCategory],
@@ -223,10 +235,10 @@ def _formats(page: Any, sheet: Sheet, choices: Choices) -> None:
         "Business unit": choices.business_units,
         "Legal entity": [code for code, _ in choices.legal_entities],
     }
-    currency = choices.legal_entities[0][1] if choices.legal_entities else "EUR"
+    currencies = {currency for _, currency in choices.legal_entities}
+    money = money_format(currencies.pop()) if len(currencies) == 1 else "#,##0.00"
     for i, column in enumerate(sheet.columns):
         letter = _letter(i)
-        cells = f"{letter}2:{letter}{last}"
         if lists.get(column.header):
             allowed = DataValidation(
                 type="list",
@@ -235,16 +247,21 @@ def _formats(page: Any, sheet: Sheet, choices: Choices) -> None:
                 showErrorMessage=True,
             )
             page.add_data_validation(allowed)
-            allowed.add(cells)
-        number_format = None
+            allowed.add(f"{letter}2:{letter}{last}")
         if column.header in ("Plan start", "Month", "Planned date", "Done date"):
-            number_format = "yyyy-mm-dd"
+            page.column_dimensions[letter].number_format = "yyyy-mm-dd"
+            for (cell,) in page.iter_rows(min_row=2, min_col=i + 1, max_col=i + 1):
+                cell.number_format = "yyyy-mm-dd"
         elif column.header in ("Baseline amount", "Annual potential", "Amount"):
-            number_format = money_format(currency)
-        if number_format:
-            for row in page.iter_rows(min_row=2, min_col=i + 1, max_col=i + 1):
-                for cell in row:
-                    cell.number_format = number_format
+            page.column_dimensions[letter].number_format = money
+
+
+def _template_cell(page: Any, value: Any) -> Any:
+    if isinstance(value, Money):
+        cell = Cell(page, value=value.amount)
+        cell.number_format = money_format(value.currency)
+        return cell
+    return cell_value(value)
 
 
 def cell_value(value: Any) -> Any:

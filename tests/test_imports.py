@@ -30,7 +30,7 @@ from models.figures import ImpactLine, Milestone, MonthlyValue
 from models.import_sheets import FIGURES, HIERARCHY, LINES, MEASURES, MILESTONES, SHEETS
 from models.measure import Measure, workflow_id_for
 from models.money import Scenario
-from models.organization import Portfolio
+from models.organization import LegalEntity, Portfolio
 from models.people import Person
 from services import accounts
 from services.db import transaction
@@ -372,6 +372,38 @@ async def test_the_template_has_its_lists_frozen_headers_and_formats(
     assert '"cost_reduction,revenue_increase,one_time_cost,capex"' in lists
     units = {v.formula1 for v in measures.data_validations.dataValidation}
     assert '"INFRA"' in units and '"AC-DE"' in units
+    # Rows a person adds: dates as dates, money in the organization's one currency.
+    assert measures.column_dimensions["I"].number_format == "yyyy-mm-dd"
+    assert '"EUR"' in measures.column_dimensions["K"].number_format
+    assert '"EUR"' in book[FIGURES.name].column_dimensions["E"].number_format
+
+
+async def test_a_prefilled_template_writes_each_amount_in_its_own_currency(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession], worker: object
+) -> None:
+    org = await make_org(sessions)
+    organization = await _organization_of(sessions, org)
+    async with transaction(sessions) as session:
+        session.add(
+            LegalEntity(organization_id=organization, code="AC-US", name="Acme Inc", currency="USD")
+        )
+    rows = _sheets(org)
+    rows[MEASURES.name][1][7] = "AC-US"
+    rows[FIGURES.name].append(["EXT-2", "storage", "plan", datetime(2027, 1, 1), 500])
+    assert (await _upload(client, organization, _openpyxl_file(rows), apply=True)).json()["applied"]
+
+    answer = await client.get(
+        f"/api/organizations/{organization}/import-template", params={"prefill": "true"}
+    )
+
+    figures = load_workbook(io.BytesIO(answer.content))[FIGURES.name]
+    formats = {(row[0].value, row[4].number_format) for row in figures.iter_rows(min_row=2)}
+    assert {(ext, fmt.rsplit(" ", 1)[1]) for ext, fmt in formats} == {
+        ("EXT-1", '"EUR"'),
+        ("EXT-2", '"USD"'),
+    }
+    # Two currencies: a new row's amount is a plain number until its legal entity says which.
+    assert figures.column_dimensions["E"].number_format == "#,##0.00"
 
 
 async def test_the_demo_goes_out_to_excel_and_back_unchanged(
