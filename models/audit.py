@@ -80,20 +80,20 @@ def to_json_value(value: Any) -> Any:
 
 def event_hash(event: AuditEvent) -> str:
     """The hash that seals `event` to its predecessor."""
-    sealed = {
-        "id": event.id,
-        "occurred_at": event.occurred_at.isoformat(),
-        "actor_id": event.actor_id,
-        "actor": event.actor,
-        "channel": str(event.channel),
-        "entity_type": event.entity_type,
-        "entity_id": event.entity_id,
-        "action": event.action,
-        "before": event.before,
-        "after": event.after,
-        "reason": event.reason,
-        "prev_hash": event.prev_hash,
-    }
+    return sealed_hash({name: getattr(event, name) for name in SEALED})
+
+
+SEALED = (
+    "id", "occurred_at", "actor_id", "actor", "channel", "entity_type", "entity_id", "action",
+    "before", "after", "reason", "prev_hash",
+)  # fmt: skip
+
+
+def sealed_hash(fields: Mapping[str, Any]) -> str:
+    """The hash of an event's sealed fields (`SEALED`), as stored."""
+    sealed = {name: fields[name] for name in SEALED}
+    sealed["occurred_at"] = fields["occurred_at"].isoformat()
+    sealed["channel"] = str(fields["channel"])
     canonical = json.dumps(sealed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -18,12 +18,21 @@ from models.audit import (
     AuditHead,
     ChainProblem,
     event_hash,
+    sealed_hash,
     to_json_value,
 )
 from models.columns import utcnow
 
 VERIFY_BATCH = 1000
 APPEND_CHUNK = 1000  # events per statement (14 parameters each)
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """An appended event: its place in the chain and its hash."""
+
+    id: int
+    hash: str
 
 
 @dataclass(frozen=True)
@@ -49,13 +58,13 @@ async def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     reason: str | None = None,
-) -> AuditEvent:
+) -> Sealed:
     """Append one event to the chain, inside the caller's transaction."""
     entry = Entry(actor, entity_type, entity_id, action, before, after, reason)
     return (await append(session, [entry]))[0]
 
 
-async def append(session: AsyncSession, entries: Sequence[Entry]) -> list[AuditEvent]:
+async def append(session: AsyncSession, entries: Sequence[Entry]) -> list[Sealed]:
     """Append events to the chain in order, inside the caller's transaction.
 
     The chain head row is locked before it is read, so concurrent writers, in this process or
@@ -70,43 +79,44 @@ async def append(session: AsyncSession, entries: Sequence[Entry]) -> list[AuditE
     postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
     head = statements.head if postgres else statements.lock_head
     last_id, last_hash = (await session.exec(head)).one()
-    events: list[AuditEvent] = []
+    events: list[dict[str, Any]] = []
+    now = utcnow()
     for entry in entries:
-        event = AuditEvent(
-            id=last_id + 1,
-            occurred_at=utcnow(),
-            actor_id=entry.actor.person_id,
-            actor=entry.actor.label,
-            channel=entry.actor.channel,
-            entity_type=entry.entity_type,
-            entity_id=str(entry.entity_id),
-            action=entry.action,
-            before=to_json_value(entry.before) if entry.before is not None else None,
-            after=to_json_value(entry.after) if entry.after is not None else None,
-            reason=entry.reason,
-            prev_hash=last_hash,
-            hash="",
-        )
-        event.hash = event_hash(event)
+        # Plain rows, not ORM objects: an import appends tens of thousands at once.
+        event = {
+            "id": last_id + 1,
+            "occurred_at": now,
+            "actor_id": entry.actor.person_id,
+            "actor": entry.actor.label,
+            "channel": entry.actor.channel,
+            "entity_type": entry.entity_type,
+            "entity_id": str(entry.entity_id),
+            "action": entry.action,
+            "before": to_json_value(entry.before) if entry.before is not None else None,
+            "after": to_json_value(entry.after) if entry.after is not None else None,
+            "reason": entry.reason,
+            "prev_hash": last_hash,
+        }
+        event["hash"] = sealed_hash(event)
         events.append(event)
-        last_id, last_hash = event.id, event.hash
+        last_id, last_hash = event["id"], event["hash"]
     # Core statements, not the ORM's unit of work: this runs for every change and every email.
     # A batch (an import) goes in chunks: one statement holds at most 65,535 parameters.
     for start in range(0, len(events), APPEND_CHUNK):
         chunk = events[start : start + APPEND_CHUNK]
-        rows = [event.model_dump() for event in chunk]
-        moved = {"last_id": chunk[-1].id, "last_hash": chunk[-1].hash}
-        if postgres:
+        moved = {"last_id": chunk[-1]["id"], "last_hash": chunk[-1]["hash"]}
+        if postgres and len(chunk) == 1:
             # The head stays locked until commit and every writer waits for it: on PostgreSQL
-            # the events go in with the head's move in one statement, a round trip less under
-            # the lock. SQLAlchemy cannot cache a statement with an INSERT in its WITH, so it
-            # is compiled each time, outside the lock: the price of the shorter hold.
-            appended = insert(statements.events).values(rows).cte("appended")
+            # a single event goes in with the head's move in one statement, a round trip less
+            # under the lock. SQLAlchemy cannot cache a statement with an INSERT in its WITH,
+            # so it is compiled each time: cheap for one row, not for a batch, which goes in
+            # as the cached many-row insert below.
+            appended = insert(statements.events).values(chunk).cte("appended")
             await session.exec(statements.move_head.add_cte(appended), params=moved)
         else:
-            await session.exec(statements.insert, params=rows)
+            await session.exec(statements.insert, params=chunk)
             await session.exec(statements.move_head, params=moved)
-    return events
+    return [Sealed(event["id"], event["hash"]) for event in events]
 
 
 @dataclass(frozen=True)
@@ -145,7 +155,7 @@ async def change(
     verb: str,
     after: dict[str, Any] | None,
     before: dict[str, Any] | None = None,
-) -> AuditEvent:
+) -> Sealed:
     """Record `<entity>.<verb>` on one entity (e.g. "legal_entity.renamed")."""
     return await record(
         session,

@@ -106,11 +106,11 @@ async def run(
         async with transaction(sessions) as session:
             work = _Import(session, organization_id, person, report)
             await work.load()
-            await work.hierarchy(_counting(rows.of(HIERARCHY), counted))
-            await work.measures(_counting(rows.of(MEASURES), counted))
-            await work.lines(_counting(rows.of(LINES), counted))
-            await work.figures(_counting(rows.of(FIGURES), counted))
-            await work.milestones(_counting(rows.of(MILESTONES), counted))
+            await work.hierarchy(_counting(rows.take(HIERARCHY), counted))
+            await work.measures(_counting(rows.take(MEASURES), counted))
+            await work.lines(_counting(rows.take(LINES), counted))
+            await work.figures(_counting(rows.take(FIGURES), counted))
+            await work.milestones(_counting(rows.take(MILESTONES), counted))
             if report.problems or not apply:
                 raise _RollBack
             report.applied = True
@@ -124,10 +124,10 @@ async def run(
     return report
 
 
-def _counting(rows: list[tuple[int, Row]], progress: Progress) -> Iterator[tuple[int, Row]]:
-    for item in rows:
+def _counting(rows: Iterable[Row], progress: Progress) -> Iterator[tuple[int, Row]]:
+    for row in rows:
         progress.done += 1
-        yield item
+        yield row.number, row
 
 
 class _Import:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 import sys
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from io import BytesIO
 from typing import Any
@@ -45,13 +47,14 @@ class WorkbookRefused(Exception):
 
 
 class Row:
-    """One row's cells, read by column header (`row.get("Amount")`); an empty cell is None. Its
-    values sit in a list and the headers' positions are shared by the sheet's rows, so half a
-    million rows stay small."""
+    """One row's cells, read by column header (`row.get("Amount")`); an empty cell is None, and
+    `number` is the spreadsheet's row number. Its values sit in a tuple and the headers'
+    positions are shared by the sheet's rows, so half a million rows stay small."""
 
-    __slots__ = ("_index", "_values")
+    __slots__ = ("_index", "_values", "number")
 
-    def __init__(self, index: dict[str, int], values: list[Any]) -> None:
+    def __init__(self, number: int, index: dict[str, int], values: tuple[Any, ...]) -> None:
+        self.number = number
         self._index = index
         self._values = values
 
@@ -68,13 +71,21 @@ class Row:
 
 @dataclass
 class Rows:
-    """The rows of each known sheet: (spreadsheet row number, its cells)."""
+    """The rows of each known sheet."""
 
-    sheets: dict[str, list[tuple[int, Row]]] = field(default_factory=dict)
+    sheets: dict[str, list[Row]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
-    def of(self, sheet: Sheet) -> list[tuple[int, Row]]:
+    def of(self, sheet: Sheet) -> list[Row]:
         return self.sheets.get(sheet.name, [])
+
+    def take(self, sheet: Sheet) -> Iterator[Row]:
+        """The sheet's rows in order, each let go once the caller moves on: a long sheet's
+        memory is freed as it is read."""
+        rows = self.sheets.pop(sheet.name, [])
+        rows.reverse()
+        while rows:
+            yield rows.pop()
 
     @property
     def count(self) -> int:
@@ -153,9 +164,7 @@ def _formulas_without_values(
         )
 
 
-def _rows(
-    lines: Any, first_row: int, sheet: Sheet, problems: list[Problem]
-) -> list[tuple[int, Row]]:
+def _rows(lines: Any, first_row: int, sheet: Sheet, problems: list[Problem]) -> list[Row]:
     header = next(lines, None)
     if header is None:
         return []
@@ -169,14 +178,21 @@ def _rows(
         )
         return []
     index = {h: i for i, h in enumerate(headers) if h in sheet.headers}
+    width = max(index.values(), default=-1) + 1  # the columns after the last known one go
     found = []
     intern = sys.intern
+    days: dict[Any, Any] = {}
     for number, values in enumerate(lines, start=first_row + 1):
         if all(v is None or v == "" for v in values):
             continue
-        # Keys, scenarios and codes repeat on every row: one string each.
-        cells = [intern(v) if isinstance(v, str) and len(v) <= 40 else v for v in values]
-        found.append((number, Row(index, cells)))
+        # Keys, scenarios and codes repeat on every row, and so do months: one object each.
+        cells = tuple(
+            intern(v) if isinstance(v, str) and len(v) <= 40
+            else days.setdefault(v, v) if isinstance(v, date)
+            else v
+            for v in values[:width]
+        )  # fmt: skip
+        found.append(Row(number, index, cells))
     return found
 
 
