@@ -4,7 +4,8 @@ applied through the importer, on SQLite or PostgreSQL.
 
 Baseline, in the same process: reading the same workbook's cells with python-calamine, the
 reader the import uses (what any import must do at least). Prints rows per second, wall time,
-the ratio to the baseline and the peak resident memory of the process. Targets on this
+the ratio to the baseline and the peak resident memory of the process that ran the import (each
+run has a process of its own, as a worker takes one file at a time). Targets on this
 machine: apply under 60 s, peak memory under 500 MB.
 
     .venv/bin/python -m benchmarks.import
@@ -16,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import resource
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from io import BytesIO
 from pathlib import Path
@@ -130,23 +133,49 @@ async def main() -> None:
     del book, sheets
     print(f"baseline: python-calamine reads {cells:,} cells in {baseline:.1f} s")
 
+    path = folder / "programme.xlsx"
+    del content
+    # Each run in a process of its own, as a worker takes one file at a time: its peak memory
+    # is the import's, not what an earlier run left behind.
+    spawn = multiprocessing.get_context("spawn")
+    for apply in (False, True):
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
+            rows, wall, peak = child.submit(
+                run, url, organization_id, admin.id, path, apply
+            ).result()
+        what = "apply" if apply else "dry run"
+        print(
+            f"{what}: {rows:,} rows in {wall:.1f} s = {rows / wall:,.0f} rows/s; "
+            f"{wall / baseline:.1f}x the baseline; peak memory {peak:,.0f} MB"
+            + ("; target: under 60 s, under 500 MB" if apply else "")
+        )
+
+
+def run(
+    url: str, organization_id: int, admin_id: int, path: Path, apply: bool
+) -> tuple[int, float, float]:
+    """One import of the file (in a child process): rows, wall seconds, peak memory in MB."""
+    return asyncio.run(_run(url, organization_id, admin_id, path, apply))
+
+
+async def _run(
+    url: str, organization_id: int, admin_id: int, path: Path, apply: bool
+) -> tuple[int, float, float]:
     engine = create_engine(url)
-    sessions = session_factory(engine)
     try:
-        for apply in (False, True):
-            started = time.perf_counter()
-            rows = await asyncio.to_thread(workbooks.read, content, max_uncompressed=2**31)
-            report = await importer.run(
-                sessions, organization_id=organization_id, rows=rows, person=admin, apply=apply
-            )
-            wall = time.perf_counter() - started
-            what = "apply" if apply else "dry run"
-            assert not report.problems, report.problems[:5]
-            print(
-                f"{what}: {report.rows:,} rows in {wall:.1f} s = {report.rows / wall:,.0f} rows/s; "
-                f"{wall / baseline:.1f}x the baseline; peak memory {peak_mb():,.0f} MB"
-                + ("; target: under 60 s, under 500 MB" if apply else "")
-            )
+        sessions = session_factory(engine)
+        async with sessions() as session:
+            admin = await session.get(Person, admin_id)
+        assert admin is not None
+        content = await asyncio.to_thread(path.read_bytes)
+        started = time.perf_counter()
+        rows = await asyncio.to_thread(workbooks.read, content, max_uncompressed=2**31)
+        report = await importer.run(
+            sessions, organization_id=organization_id, rows=rows, person=admin, apply=apply
+        )
+        wall = time.perf_counter() - started
+        assert not report.problems, report.problems[:5]
+        return report.rows, wall, peak_mb()
     finally:
         await engine.dispose()
 

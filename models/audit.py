@@ -65,8 +65,13 @@ class AuditHead(SQLModel, table=True):
     last_hash: str = Field(default=GENESIS_HASH, max_length=64)
 
 
+_PLAIN = {str, int, bool, float}
+
+
 def to_json_value(value: Any) -> Any:
     """Plain JSON data for a fact: Decimals and dates become strings, exactly."""
+    if value is None or type(value) in _PLAIN:  # the common case first: this runs per value
+        return value
     if isinstance(value, Mapping):
         return {str(k): to_json_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

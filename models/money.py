@@ -67,9 +67,12 @@ def amount_problem(amount: Decimal, currency: str) -> str | None:
     if abs(amount) >= MAX_ABS_AMOUNT:
         return f"amount must be smaller than {MAX_ABS_AMOUNT:,} in absolute value"
     digits = minor_digits(currency)
-    exponent = amount.normalize().as_tuple().exponent
+    exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > digits:
-        return f"{currency} amounts have at most {digits} decimal places"
+        # Trailing zeros do not count (12.500 EUR is fine): look again without them.
+        exponent = amount.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > digits:
+            return f"{currency} amounts have at most {digits} decimal places"
     return None
 
 

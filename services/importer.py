@@ -145,8 +145,8 @@ class _Import:
         self.lines_by_key: dict[tuple[int, str], ImpactLine] = {}
         self.managed: dict[int, bool] = {}  # package → whether the importer manages it
         self.touched: set[int] = set()  # measures created or changed
-        # Parsed cells by (parser, value): keys, codes, scenarios and months repeat on every row.
-        self.parsed: dict[tuple[Any, Any], Any] = {}
+        # Parsed cells by (parser, value, column): keys, scenarios and months repeat on every row.
+        self.parsed: dict[tuple[Any, Any, str], Any] = {}
 
     # --- reference data --------------------------------------------------------------------
 
@@ -610,16 +610,17 @@ class _Import:
         if value is None and column in REQUIRED[sheet]:
             self._problem(sheet, number, column, None, "this is required")
             return None
-        remembered = parse in REPEATING and not isinstance(value, float)
-        if remembered and (parse, value) in self.parsed:
-            found = self.parsed[(parse, value)]
+        remembered = (parse in REPEATING or column in KEYS) and not isinstance(value, float)
+        key = (parse, value, column)
+        if remembered and key in self.parsed:
+            found = self.parsed[key]
         else:
             try:
                 found = parse(value, **options)
             except cells.CellError as error:
                 found = error
             if remembered:
-                self.parsed[(parse, value)] = found
+                self.parsed[key] = found
         if isinstance(found, cells.CellError):
             self._problem(sheet, number, column, cells.shown(value), str(found))
             return None
@@ -633,8 +634,10 @@ class _Import:
         )
 
 
-# Parsers whose answer depends on the cell alone (no options), worth remembering.
+# Parsers whose answer depends on the cell alone (no options), and columns whose values repeat
+# on many rows (a measure's key on each of its figures): worth remembering.
 REPEATING = {cells.scenario, cells.category, cells.month, cells.day}
+KEYS = {"Measure external id", "Line key"}
 REQUIRED = {sheet.name: {c.header for c in sheet.columns if c.required} for sheet in SHEETS}
 HEADERS = {
     "title": "Title",
