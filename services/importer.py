@@ -570,6 +570,7 @@ class _Import:
                         await self._milestone_change(measure, made, {"done_date": done})
                     existing[measure.id or 0][title] = made
                     self.report.counts[sheet]["created"] += 1
+                    self._changed(measure)
                 elif (found.planned_date, found.owner_id, found.done_date) != (
                     planned,
                     owner_id,
@@ -578,9 +579,9 @@ class _Import:
                     changes = {"planned_date": planned, "owner_id": owner_id, "done_date": done}
                     await self._milestone_change(measure, found, changes)
                     self.report.counts[sheet]["changed"] += 1
+                    self._changed(measure)
                 else:
                     self.report.counts[sheet]["unchanged"] += 1
-                self._changed(measure)
             except (InvalidInput, Forbidden, NotFound) as error:
                 self._problem(sheet, number, "Title", title, _said(error))
 

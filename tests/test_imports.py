@@ -427,6 +427,8 @@ async def test_the_demo_goes_out_to_excel_and_back_unchanged(
     counts = back.json()["counts"]
     assert set(counts[MEASURES.name]) == {"unchanged"}
     assert set(counts[FIGURES.name]) == {"unchanged"}
+    assert set(counts[MILESTONES.name]) == {"unchanged"}
+    assert back.json()["changed_measures"] == []  # no lifecycle is told anything changed
 
 
 async def test_the_import_page_checks_then_applies(
