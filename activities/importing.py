@@ -77,9 +77,8 @@ class ImportActivities:
 
         async def done(n: int, of: int) -> None:
             activity.heartbeat(n)
-            if n % 100 == 0 or n == of:
-                step = ImportProgress(step="lifecycles started", done=n, of=of)
-                await handle.signal(ImportWorkflow.progressed, step)
+            step = ImportProgress(step="lifecycles started", done=n, of=of)
+            await handle.signal(ImportWorkflow.progressed, step)
 
         await import_jobs.follow_up(
             activity.client(),

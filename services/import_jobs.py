@@ -206,6 +206,9 @@ def _outcome(report: ImportReport | None) -> ImportOutcome:
     return ImportOutcome(applied=True, follow_ups=follow_ups)
 
 
+FOLLOW_UP_BATCH = 50
+
+
 async def follow_up(
     client: Client,
     sessions: async_sessionmaker[AsyncSession],
@@ -217,24 +220,35 @@ async def follow_up(
 ) -> None:
     """Start the lifecycles of the measures the job created (idempotently: a measure's
     workflow id is its own) and tell the changed ones to read their data again, from the
-    `start_at`-th on; `done(n, of)` after each. Then the job is finished."""
+    `start_at`-th on, `FOLLOW_UP_BATCH` at a time; `done(n, of)` after each batch. Then the
+    job is finished."""
     async with sessions() as session:
         job = await session.get(ImportJob, job_id)
         if job is None:
             raise NotFound(f"import {job_id}")
         report = report_of(job)
-        assert report is not None
-        todo = [*report.created_measures, *report.changed_measures]
-        created = len(report.created_measures)
-        for index in range(start_at, len(todo)):
-            if index < created:
-                measure = await measures.get(session, measure_id=todo[index])
-                facts = await measures.facts(session, measure=measure, today=date.today())
-                await lifecycle.start(client, facts=facts, task_queue=task_queue)
-            else:
-                await lifecycle.figures_changed(client, todo[index])
-            if done is not None:
-                await done(index + 1, len(todo))
+    assert report is not None
+    todo = [*report.created_measures, *report.changed_measures]
+    created = set(report.created_measures)
+    for start in range(start_at, len(todo), FOLLOW_UP_BATCH):
+        batch = todo[start : start + FOLLOW_UP_BATCH]
+        # A short read per batch: the worker's connections serve the new lifecycles meanwhile.
+        async with sessions() as session:
+            facts = [
+                await measures.facts(
+                    session,
+                    measure=await measures.get(session, measure_id=measure_id),
+                    today=date.today(),
+                )
+                for measure_id in batch
+                if measure_id in created
+            ]
+        await asyncio.gather(
+            *(lifecycle.start(client, facts=f, task_queue=task_queue) for f in facts),
+            *(lifecycle.figures_changed(client, m) for m in batch if m not in created),
+        )
+        if done is not None:
+            await done(start + len(batch), len(todo))
     async with transaction(sessions) as session:
         job = await session.get(ImportJob, job_id, with_for_update=True)
         assert job is not None
