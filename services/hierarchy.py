@@ -190,6 +190,16 @@ async def browse(
     )
 
 
+async def view(
+    session: AsyncSession, level: Level, node_id: int, person: Person, today: date
+) -> NodeView:
+    """The node `node_id` at `level` as `browse` shows it; NotFound if `person` cannot see it."""
+    node = await find(session, level, node_id, person)
+    if node is None:
+        raise NotFound(f"{level.name} {node_id}")
+    return await browse(session, level, node, person, today)
+
+
 async def may_change(session: AsyncSession, person: Person, level: Level, node_id: int) -> bool:
     """Admins change every level; a portfolio's managers its programs, projects and packages."""
     if person.is_admin:

@@ -237,10 +237,17 @@ def as_person(person_id: int) -> dict[str, str]:
 
 
 async def add_person(
-    sessions: async_sessionmaker[AsyncSession], *, email: str, name: str, password: str
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    email: str,
+    name: str,
+    password: str,
+    admin: bool = False,
 ) -> Person:
-    """A person (no admin) who signs in with `password`."""
+    """A person (no admin, unless `admin`) who signs in with `password`."""
     async with transaction(sessions) as session:
-        person = Person(email=email, name=name, password_hash=accounts.hash_password(password))
+        person = Person(
+            email=email, name=name, password_hash=accounts.hash_password(password), is_admin=admin
+        )
         session.add(person)
     return person

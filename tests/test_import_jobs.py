@@ -29,9 +29,9 @@ from models.import_report import ImportProgress
 from models.import_sheets import FIGURES
 from models.measure import Measure, workflow_id_for
 from models.people import Person
-from services import accounts, import_jobs, importer
+from services import import_jobs, importer
 from services.db import transaction
-from tests.factories import give_api_token, make_org
+from tests.factories import add_person, give_api_token, make_org
 from tests.link_helpers import sign_in
 from tests.test_imports import XLSX, _count, _openpyxl_file, _organization_of, _sheets, _upload
 from workflows.contracts import ImportJobRef, ImportOutcome
@@ -97,13 +97,13 @@ async def test_the_page_of_a_running_import_shows_its_progress_then_its_report(
 ) -> None:
     org = await make_org(sessions)
     organization = await _organization_of(sessions, org)
-    async with transaction(sessions) as session:
-        session.add(
-            Person(
-                email="ada.admin@acme.example", name="Ada Admin", is_admin=True,
-                password_hash=accounts.hash_password(PASSWORD),
-            )
-        )  # fmt: skip
+    await add_person(
+        sessions,
+        email="ada.admin@acme.example",
+        name="Ada Admin",
+        password=PASSWORD,
+        admin=True,
+    )
     # No worker serves this queue yet: the import waits for one, as after a restart.
     queue = f"later-{uuid.uuid4()}"
     patient = settings.model_copy(update={"import_wait_seconds": 0, "temporal_task_queue": queue})

@@ -32,12 +32,12 @@ from models.measure import Measure, workflow_id_for
 from models.money import Scenario
 from models.organization import LegalEntity, Portfolio
 from models.people import Person
-from services import accounts
 from services.db import transaction
-from tests.factories import Org, make_org
+from tests.factories import Org, add_person, make_org
 from tests.link_helpers import sign_in
 from tests.support import CapturingSmtp
 
+PASSWORD = "correct horse battery staple"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MONTHS = [date(2027, m, 1) for m in range(1, 13)]
 
@@ -436,14 +436,14 @@ async def test_the_import_page_checks_then_applies(
 ) -> None:
     org = await make_org(sessions)
     organization = await _organization_of(sessions, org)
-    async with transaction(sessions) as session:
-        session.add(
-            Person(
-                email="ada.admin@acme.example", name="Ada Admin", is_admin=True,
-                password_hash=accounts.hash_password("correct horse battery staple"),
-            )
-        )  # fmt: skip
-    await sign_in(browser, "ada.admin@acme.example", "correct horse battery staple")
+    await add_person(
+        sessions,
+        email="ada.admin@acme.example",
+        name="Ada Admin",
+        password="correct horse battery staple",
+        admin=True,
+    )
+    await sign_in(browser, "ada.admin@acme.example", PASSWORD)
     page = await browser.get("/imports")
     marker = 'name="csrf" value="'
     csrf = page.text[page.text.index(marker) + len(marker) :].split('"', 1)[0]

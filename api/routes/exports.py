@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import Field
 
@@ -123,11 +123,7 @@ LevelName = Literal["organization", "portfolio", "program", "project", "package"
 async def rollup_file(
     level: LevelName, node_id: RowId, fmt: Format, person: CurrentPerson, session: SessionDep
 ) -> Response:
-    described = hierarchy.LEVELS[level]
-    node = await hierarchy.find(session, described, node_id, person)
-    if node is None:
-        raise HTTPException(404, f"{level} {node_id} not found")
-    view = await hierarchy.browse(session, described, node, person, date.today())
+    view = await hierarchy.view(session, hierarchy.LEVELS[level], node_id, person, date.today())
     return _file(exports.rollup_table(view), fmt, f"{level}-{node_id}-rollup")
 
 

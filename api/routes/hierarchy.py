@@ -71,10 +71,7 @@ def level_router(level: Level) -> APIRouter:
         return public_shape.model_validate(node)
 
     async def rollup(node_id: RowId, person: CurrentPerson, session: SessionDep) -> NodeView:
-        node = await hierarchy.find(session, level, node_id, person)
-        if node is None:
-            raise _not_found(level, node_id)
-        return await hierarchy.browse(session, level, node, person, date.today())
+        return await hierarchy.view(session, level, node_id, person, date.today())
 
     async def create_node(body: create_shape, person: CurrentPerson, sessions: SessionsDep) -> Any:  # type: ignore[valid-type]
         data = body.model_dump()  # type: ignore[attr-defined]

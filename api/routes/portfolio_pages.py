@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import col, select
 
@@ -34,11 +34,7 @@ async def hierarchy_roots(
 async def hierarchy_node(
     request: Request, level: LevelName, node_id: RowId, viewer: PageViewer, session: SessionDep
 ) -> HTMLResponse:
-    described = hierarchy.LEVELS[level]
-    node = await hierarchy.find(session, described, node_id, viewer)
-    if node is None:
-        raise HTTPException(404, f"{level} {node_id} not found")
-    view = await hierarchy.browse(session, described, node, viewer, date.today())
+    view = await hierarchy.view(session, hierarchy.LEVELS[level], node_id, viewer, date.today())
     return templates.TemplateResponse(
         request, "hierarchy.html", {"node": view, "nodes": view.children}
     )

@@ -10,11 +10,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.import_sheets import FIGURES
-from models.people import Person
-from services import accounts
-from services.db import transaction
 from tests.conftest import READER_PASSWORD
-from tests.factories import make_org
+from tests.factories import add_person, make_org
 from tests.test_imports import XLSX, _openpyxl_file, _organization_of, _sheets
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -25,13 +22,13 @@ async def test_an_admin_checks_fixes_and_applies_a_workbook_in_the_browser(
 ) -> None:
     org = await make_org(sessions)
     await _organization_of(sessions, org)
-    async with transaction(sessions) as session:
-        session.add(
-            Person(
-                email="ada.admin@acme.example", name="Ada Admin", is_admin=True,
-                password_hash=accounts.hash_password(READER_PASSWORD),
-            )
-        )  # fmt: skip
+    await add_person(
+        sessions,
+        email="ada.admin@acme.example",
+        name="Ada Admin",
+        password=READER_PASSWORD,
+        admin=True,
+    )
     wrong = _sheets(org)
     wrong[FIGURES.name][0][4] = "1.234,56"
     page = await (await chromium.new_context()).new_page()
