@@ -110,11 +110,12 @@ async def start(client: Client, *, job_id: int, task_queue: str) -> WorkflowHand
 
 
 async def wait(client: Client, *, job_id: int, seconds: float) -> bool:
-    """Whether the job's workflow ended within `seconds` (failed counts as ended)."""
+    """Whether the job's workflow ended within `seconds` (failed counts as ended; a Temporal
+    that stops answering meanwhile leaves the job running, to be followed later)."""
     handle = client.get_workflow_handle(workflow_id_for(job_id))
     try:
         await asyncio.wait_for(handle.result(), timeout=seconds)
-    except TimeoutError:
+    except (TimeoutError, RPCError):
         return False
     except WorkflowFailureError:
         return True
