@@ -275,3 +275,13 @@ def _import_activities(
         progress_every_seconds=every,
     )
     return [imports.run_import, imports.follow_up_import, imports.record_import_failure]
+
+
+async def test_the_marked_copy_upload_is_not_taken_for_an_import_job(
+    client: httpx.AsyncClient,
+) -> None:
+    answer = await client.get("/api/imports/marked")
+
+    assert answer.status_code == 405 and answer.headers["allow"] == "POST"
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert "/api/imports/{job_id}" in paths and "/api/imports/{job_id}/marked" in paths

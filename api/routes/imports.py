@@ -124,7 +124,7 @@ async def marked_copy(
 
 
 @router.get(
-    "/api/imports/{job_id}",
+    "/api/imports/{job_id:int}",
     response_model=ImportJobPublic,
     responses={404: {"description": "No such import of yours"}},
     summary="An import: its progress while it runs, then its report",
@@ -136,7 +136,7 @@ async def import_job(
 
 
 @router.get(
-    "/api/imports/{job_id}/marked",
+    "/api/imports/{job_id:int}/marked",
     response_class=Response,
     responses={
         200: XLSX,
