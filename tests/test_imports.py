@@ -440,7 +440,7 @@ async def test_the_import_page_checks_then_applies(
         sessions,
         email="ada.admin@acme.example",
         name="Ada Admin",
-        password="correct horse battery staple",
+        password=PASSWORD,
         admin=True,
     )
     await sign_in(browser, "ada.admin@acme.example", PASSWORD)
