@@ -20,8 +20,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -31,19 +29,19 @@ from pathlib import Path
 
 import httpx
 import psutil
-from temporalio.api.enums.v1 import EventType, TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from benchmarks.bare import BarePlan, BareWorkflow
+from benchmarks.stack import api_ready, catcher, percentile, process, worker_polling
 from services import migrate
 from services.db import create_engine, session_factory
-from tests.factories import complete_measure, make_org, start_lifecycle
+from tests.factories import Org, as_person, complete_measure, make_org, start_lifecycle
 from tests.lifecycle_helpers import Api, line_id, verified_figures
 from tests.support import TEST_DATABASE_URL_VARIABLE, free_port, fresh_database
+from valuegate import loop_check
 from valuegate.binaries import temporal_cli
 from valuegate.dev import default_workers
 from workflows.search_attributes import ALL_KEYS
@@ -65,22 +63,6 @@ async def _drive(count: int, concurrency: int, one: Callable[[int], Awaitable[No
     started = time.perf_counter()
     await asyncio.gather(*(bounded(i) for i in range(count)))
     return time.perf_counter() - started
-
-
-@contextlib.contextmanager
-def _process(*arguments: str, env: dict[str, str] | None = None) -> Iterator[int]:
-    """A child process for the duration (its pid), stopped with SIGTERM afterwards."""
-    child = subprocess.Popen(
-        [sys.executable, *arguments],
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield child.pid
-    finally:
-        child.terminate()
-        child.wait(timeout=30)
 
 
 def _cpu_seconds(pid: int | None = None) -> float:
@@ -124,32 +106,40 @@ def _cpu_report(label: str, processes: dict[str, list[int]]) -> Iterator[None]:
     )
 
 
-async def _worker_polling(client: Client, task_queue: str) -> None:
-    """Return once a worker polls `task_queue` for workflow tasks."""
-    request = DescribeTaskQueueRequest(
-        namespace=client.namespace,
-        task_queue=TaskQueue(name=task_queue),
-        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-    )
-    for _ in range(600):
-        if (await client.workflow_service.describe_task_queue(request)).pollers:
-            return
-        await asyncio.sleep(0.1)
-    raise RuntimeError(f"no worker polls {task_queue}")
-
-
-async def _api_ready(http: httpx.AsyncClient) -> None:
-    for _ in range(600):
-        with contextlib.suppress(httpx.TransportError):
-            if (await http.get("/healthz")).status_code == 200:
-                return
-        await asyncio.sleep(0.1)
-    raise RuntimeError("the API did not become ready")
+async def _pass_gate(api: Api, org: Org, approvers: list[int]) -> float:
+    """Submit the next gate and have it approved; seconds from the POST of the last approval
+    until `GET /api/measures/{id}/lifecycle` shows the new stage."""
+    submitted = await api.submit(org.owner_id)
+    assert submitted.status_code == 201, submitted.text
+    target = submitted.json()["target"]
+    for approver in approvers[:-1]:
+        decided = await api.decide(approver)
+        assert decided.status_code == 200, decided.text
+    started = time.perf_counter()
+    decided = await api.decide(approvers[-1])
+    assert decided.status_code == 200, decided.text
+    path = f"/api/measures/{api.measure_id}/lifecycle"
+    while True:
+        seen = await api.http.get(path, headers=as_person(org.owner_id))
+        assert seen.status_code == 200, seen.text
+        if seen.json()["stage"] == target:
+            return time.perf_counter() - started
 
 
 async def _valuegate(
-    client: Client, url: str, count: int, concurrency: int, smtp_port: int
+    client: Client,
+    url: str,
+    count: int,
+    concurrency: int,
+    smtp_port: int,
+    latencies: list[float] | None = None,
+    loop_check: Path | None = None,
 ) -> tuple[float, list[str]]:
+    """Drive `count` lifecycles through the real stack; seconds taken and the workflow ids.
+    With `latencies`, each gate's approval-to-next-stage seconds are added to it; with
+    `loop_check`, the workers run in asyncio's debug mode and write their slow callbacks
+    there (one file per worker: loop_check.0, loop_check.1, ...)."""
+    latencies = [] if latencies is None else latencies
     engine = create_engine(url)
     sessions = session_factory(engine)
     task_queue = f"bench-{uuid.uuid4()}"
@@ -178,17 +168,22 @@ async def _valuegate(
         worker = (
             ("-m", "benchmarks.idle_worker") if IDLE_ACTIVITIES else ("-m", "valuegate", "worker")
         )
-        workers = [running.enter_context(_process(*worker, env=env)) for _ in range(WORKERS)]
+        checks = (
+            [("--loop-check", f"{loop_check}.{n}") for n in range(WORKERS)]
+            if loop_check and not IDLE_ACTIVITIES
+            else [() for _ in range(WORKERS)]
+        )
+        workers = [running.enter_context(process(*worker, *check, env=env)) for check in checks]
         api_pid = running.enter_context(
-            _process("-m", "valuegate", "api", "--port", str(api_port), env=env)
+            process("-m", "valuegate", "api", "--port", str(api_port), env=env)
         )
         # One kept-alive connection per concurrent lifecycle, as people's browsers keep theirs:
         # httpx keeps 20 by default and would open a fresh connection for every other request.
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         base_url = f"http://127.0.0.1:{api_port}"
         async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as http:
-            await _api_ready(http)
-            await _worker_polling(client, task_queue)
+            await api_ready(http)
+            await worker_polling(client, task_queue)
             running.enter_context(_cpu_report("ValueGate", {"worker": workers, "api": [api_pid]}))
 
             async def lifecycle(i: int) -> None:
@@ -196,7 +191,7 @@ async def _valuegate(
                 await start_lifecycle(sessions, client, measure_id, task_queue)
                 api = Api(http, measure_id)
                 for gate in approvers:
-                    await api.pass_gate(org, gate)
+                    latencies.append(await _pass_gate(api, org, gate))
                 assert (await api.submit(org.owner_id)).status_code == 201
                 closed = await api.close(org.controller_id, figures[measure_id])
                 assert closed.status_code == 200, closed.text
@@ -266,11 +261,11 @@ async def _bare(client: Client, plan: BarePlan, count: int, concurrency: int) ->
     with contextlib.ExitStack() as running:
         workers = [
             running.enter_context(
-                _process("-m", "benchmarks.bare", "--address", address, "--task-queue", queue)
+                process("-m", "benchmarks.bare", "--address", address, "--task-queue", queue)
             )
             for _ in range(BARE_WORKERS)
         ]
-        await _worker_polling(client, queue)
+        await worker_polling(client, queue)
         running.enter_context(_cpu_report("bare Temporal", {"worker": workers}))
 
         async def lifecycle(i: int) -> None:
@@ -311,15 +306,20 @@ async def main(
 async def _run(
     client: Client, url: str, count: int, concurrency: int, smtp_port: int, rounds: int
 ) -> None:
+    if not VALUEGATE_ONLY:
+        await _check_loops(client, url, count, concurrency, smtp_port)
     # Rounds alternate which side goes first (ValueGate, bare; bare, ValueGate; ...), so a
     # machine that speeds up or slows down during the run weighs on both sides alike.
     plan: BarePlan | None = None
     valuegate_times: list[float] = []
     bare_times: list[float] = []
+    latencies: list[float] = []
     for round_ in range(rounds):
         for phase in ("valuegate", "bare")[:: 1 if round_ % 2 == 0 else -1]:
             if phase == "valuegate":
-                seconds, workflows = await _valuegate(client, url, count, concurrency, smtp_port)
+                seconds, workflows = await _valuegate(
+                    client, url, count, concurrency, smtp_port, latencies
+                )
                 valuegate_times.append(seconds)
                 failures, activities = await _retried(client, workflows)
                 print(
@@ -337,15 +337,21 @@ async def _run(
                 bare_times.append(await _bare(client, plan, count, concurrency))
     assert plan is not None
     valuegate_rate = count * len(valuegate_times) / sum(valuegate_times)
+    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+    latency = (
+        f"approval to next stage (GET .../lifecycle), {len(latencies)} gates: "
+        f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms  (target p95 < 300 ms)"
+    )
     if VALUEGATE_ONLY:
         print(f"ValueGate  {valuegate_rate:8.2f} lifecycles/s  ({sum(valuegate_times):.1f}s)")
+        print(latency)
         return
     bare_rate = count * len(bare_times) / sum(bare_times)
     activities = plan.on_start + sum(plan.per_update)
     print(
         f"lifecycles: {count}, concurrency: {concurrency}, database: {url.split(':')[0]}, "
-        f"worker processes: ValueGate {WORKERS}, bare {BARE_WORKERS}, rounds: {rounds}"
-        + (", ValueGate's activities idle" if IDLE_ACTIVITIES else "")
+        f"worker processes: ValueGate {WORKERS}, bare {BARE_WORKERS}, rounds: {rounds}, "
+        f"cores: {os.cpu_count()}" + (", ValueGate's activities idle" if IDLE_ACTIVITIES else "")
     )
     print(f"per lifecycle: {len(plan.per_update)} updates, {activities} activities")
     if rounds > 1:
@@ -354,6 +360,27 @@ async def _run(
     print(f"bare Temporal  {bare_rate:8.2f} lifecycles/s  ({_seconds(bare_times)})")
     print(f"ValueGate      {valuegate_rate:8.2f} lifecycles/s  ({_seconds(valuegate_times)})")
     print(f"ratio ValueGate / bare Temporal: {valuegate_rate / bare_rate:.2f}  (target >= 0.5)")
+    print(latency)
+
+
+async def _check_loops(
+    client: Client, url: str, count: int, concurrency: int, smtp_port: int
+) -> None:
+    """A check phase before the timed ones: the same load with every worker's loop in
+    asyncio's debug mode; prints how many callbacks held a worker's loop longer than 100 ms."""
+    with tempfile.TemporaryDirectory() as folder:
+        report = Path(folder) / "loop"
+        await _valuegate(client, url, count, concurrency, smtp_port, loop_check=report)
+        found = await asyncio.to_thread(loop_check.read_all, report)
+    slow = sum(f.count for f in found)
+    print(
+        f"check phase ({count} lifecycles, workers in asyncio debug mode): {slow} callbacks "
+        f"held a worker's loop longer than {loop_check.SLOW_SECONDS * 1000:.0f} ms "
+        f"(target 0; {len(found)} of {WORKERS} workers reported)"
+    )
+    for f in found:
+        for line in f.slowest[:3]:
+            print(f"  {line}")
 
 
 def _seconds(times: list[float]) -> str:
@@ -401,24 +428,7 @@ if __name__ == "__main__":
     BARE_WORKERS = args.bare_workers
     IDLE_ACTIVITIES = args.idle_activities
     folder = Path(tempfile.mkdtemp(prefix="valuegate-bench-"))
-    smtp_port = free_port()
-    # As in `valuegate dev`, the catcher is a process of its own, not part of the worker.
-    catcher = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "valuegate",
-            "mail-catcher",
-            "--port",
-            str(smtp_port),
-            "--dir",
-            str(folder / "mail"),
-        ],
-        stdout=subprocess.PIPE,
-    )
-    assert catcher.stdout is not None
-    catcher.stdout.readline()  # it says so once it listens
-    try:
+    with catcher(folder / "mail") as smtp_port:
         asyncio.run(
             main(
                 args.measures,
@@ -429,6 +439,3 @@ if __name__ == "__main__":
                 args.rounds,
             )
         )
-    finally:
-        catcher.terminate()
-        catcher.wait()

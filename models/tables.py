@@ -28,6 +28,7 @@ from models.organization import (
 )
 from models.outbox import OutboxEmail
 from models.people import Person
+from models.totals import MeasureMonthTotal, MeasureTotal
 
 __all__ = [
     "ApiToken",
@@ -46,7 +47,9 @@ __all__ = [
     "LegalEntity",
     "LifecycleEvent",
     "Measure",
+    "MeasureMonthTotal",
     "MeasurePackage",
+    "MeasureTotal",
     "Milestone",
     "MonthlyValue",
     "Organization",

@@ -17,7 +17,7 @@ from models.gates import Gate, GateDecisionRecord, GateStatus, LifecycleEvent
 from models.measure import Measure
 from models.money import Scenario
 from models.stages import Stage
-from services import audit, links
+from services import audit, links, totals
 from services.db import transaction
 from workflows.contracts import (
     ApproverReplaced,
@@ -157,6 +157,7 @@ async def _apply(session: AsyncSession, batch: FactBatch, item: FactRecord) -> a
                 for figure in fact.verified.figures
             ],
         )
+        await totals.refresh(session, [measure_id])
     elif isinstance(fact, ApproverReplaced):
         # Their links die with the approval they were for.
         for person_id in fact.replaced:

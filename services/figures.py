@@ -25,7 +25,7 @@ from models.figures import ImpactLine, MonthlyValue
 from models.measure import Measure
 from models.money import Scenario, amount_problem
 from models.stages import TERMINAL_STAGES
-from services import audit, snapshot
+from services import audit, snapshot, totals
 from services.errors import FieldProblem, InvalidInput
 
 EDITABLE = (Scenario.PLAN, Scenario.FORECAST, Scenario.ACTUAL)
@@ -99,6 +99,7 @@ async def replace(
         for p, a in sorted(values.items())
     )
     await session.flush()
+    await totals.refresh(session, [measure.id or 0])
     await audit.record(
         session,
         actor=actor,
@@ -183,6 +184,7 @@ async def replace_many(
             await (await session.connection()).execute(_UNNEST_INSERT, _columns(chunk, dialect))
         else:
             await session.exec(insert(MonthlyValue), params=chunk)
+    await totals.refresh(session, {change.measure.id or 0 for change in accepted})
     # The events go in a thousand series at a time, so a large import never holds them all.
     for start in range(0, len(accepted), audit.APPEND_CHUNK):
         entries = []

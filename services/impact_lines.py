@@ -16,7 +16,7 @@ from models.measure import Measure
 from models.money import amount_problem
 from models.people import Person
 from models.stages import TERMINAL_STAGES
-from services import access, audit, measures, snapshot
+from services import access, audit, measures, snapshot, totals
 from services.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 
 
@@ -123,6 +123,9 @@ async def change(
     for name, value in changes.items():
         setattr(line, name, value)
     session.add(line)
+    if "category" in changes:  # its figures now count in another category
+        await session.flush()
+        await totals.refresh(session, [measure_id])
     await audit.record(
         session,
         actor=actor,
@@ -144,6 +147,8 @@ async def remove(
     before = _shown(line)
     await session.exec(delete(MonthlyValue).where(col(MonthlyValue.impact_line_id) == line_id))
     await session.delete(line)
+    await session.flush()
+    await totals.refresh(session, [measure_id])
     await audit.record(
         session,
         actor=actor,

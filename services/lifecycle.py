@@ -22,7 +22,7 @@ from models.closure import ClosureProblem
 from models.criteria import UnmetCriterion
 from models.measure import workflow_id_for
 from workflows import search_attributes
-from workflows.contracts import MeasureFacts, MeasureStart
+from workflows.contracts import MeasureFacts, MeasureStart, MeasureState
 from workflows.measure import CONFLICT, FIGURES, RULE, UNMET, MeasureWorkflow
 
 Answer = TypeVar("Answer")
@@ -65,12 +65,19 @@ class LifecycleUnavailable(Exception):
 
 
 async def start(
-    client: Client, *, facts: MeasureFacts, task_queue: str, history_limit: int | None = None
+    client: Client,
+    *,
+    facts: MeasureFacts,
+    task_queue: str,
+    history_limit: int | None = None,
+    state: MeasureState | None = None,
 ) -> WorkflowHandle[Any, Any]:
-    """Start the measure's workflow, or return the running one: calling twice starts one."""
+    """Start the measure's workflow, or return the running one: calling twice starts one.
+    With `state`, it resumes from that state as a continued run does (benchmarks/storm.py opens
+    thousands of gates at one instant this way)."""
     return await client.start_workflow(
         MeasureWorkflow.run,
-        MeasureStart(facts=facts, history_limit=history_limit),
+        MeasureStart(facts=facts, state=state, history_limit=history_limit),
         id=workflow_id_for(facts.measure_id),
         task_queue=task_queue,
         # A retried create joins the workflow already running; a closed measure never restarts.

@@ -1,6 +1,8 @@
 """Roll-ups: how many measures, how much value and which dual status, for any set of measures
-grouped by a hierarchy level or another dimension. The database does the adding up; Python only
-converts the few per-currency totals into the group currency and applies the status rules.
+grouped by a hierarchy level or another dimension. The database does the adding up, from each
+measure's kept totals (models.totals: a row per measure and category, or per month), never from
+the monthly values themselves; Python only converts the few per-currency totals into the group
+currency (at the rates of the day) and applies the status rules.
 
 Each measure's dual status is computed here in SQL with the thresholds of `models.status`; the
 tests hold it to the same answer as the Python functions the workflow's search attributes use.
@@ -33,10 +35,10 @@ from sqlalchemy import type_coerce as as_type
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.columns import RateType
-from models.figures import ImpactLine, Milestone, MonthlyValue
+from models.figures import Milestone
 from models.fx import PRECISION, Converted, FxRate, convert
 from models.measure import Measure
-from models.money import STORAGE_SCALE, ImpactCategory, Scenario
+from models.money import STORAGE_SCALE, ImpactCategory
 from models.organization import (
     LegalEntity,
     MeasurePackage,
@@ -55,10 +57,11 @@ from models.status import (
     potential_status,
     rolled_up_delivery,
 )
+from models.totals import MeasureMonthTotal, MeasureTotal
 
 _measure = Measure.__table__  # type: ignore[attr-defined]
-_value = MonthlyValue.__table__  # type: ignore[attr-defined]
-_line = ImpactLine.__table__  # type: ignore[attr-defined]
+_total = MeasureTotal.__table__  # type: ignore[attr-defined]
+_month = MeasureMonthTotal.__table__  # type: ignore[attr-defined]
 _milestone = Milestone.__table__  # type: ignore[attr-defined]
 
 
@@ -67,61 +70,18 @@ def _units(column: Any) -> Any:
     return as_type(column, BigInteger)
 
 
-def _scenario_sum(scenario: Scenario) -> Any:
-    return func.sum(case((_value.c.scenario == scenario.value, _units(_value.c.amount))))
-
-
-# Achieved is the actual where one is entered, else the forecast, month by month. Added up, that
-# is all actuals plus all forecasts less the forecasts of months that have an actual — which the
-# database sums per measure (or per month) in one pass, instead of grouping every line-month.
-
-
-def _value_sums(*group: Any) -> Any:
-    """Plan, actual, forecast and verified of EBITDA lines, summed per `group` columns."""
+def _ebitda_sums(table: Any, *group: Any) -> Any:
+    """Plan, achieved and verified of EBITDA categories in a totals table (models.totals),
+    summed per `group` columns."""
     return (
         select(
             *group,
-            _scenario_sum(Scenario.PLAN).label("plan"),
-            _scenario_sum(Scenario.ACTUAL).label("actual"),
-            _scenario_sum(Scenario.FORECAST).label("forecast"),
-            _scenario_sum(Scenario.VERIFIED).label("verified"),
+            func.sum(table.c.plan).label("plan"),
+            func.sum(table.c.achieved).label("achieved"),
+            func.sum(table.c.verified).label("verified"),
         )
-        .select_from(_value.join(_line, _line.c.id == _value.c.impact_line_id))
-        .where(_line.c.category != ImpactCategory.CAPEX.value)
+        .where(table.c.category != ImpactCategory.CAPEX.value)
         .group_by(*group)
-    )
-
-
-def _overridden_sums(group: Callable[[Any], list[Any]]) -> Any:
-    """The forecasts of months that have an actual (it replaces them), summed per `group(actual
-    value table)` columns."""
-    actual, forecast = _value.alias("actual"), _value.alias("overridden")
-    columns = group(actual)
-    return (
-        select(*columns, func.sum(_units(forecast.c.amount)).label("overridden"))
-        .select_from(
-            actual.join(
-                forecast,
-                and_(
-                    forecast.c.impact_line_id == actual.c.impact_line_id,
-                    forecast.c.period == actual.c.period,
-                    forecast.c.scenario == Scenario.FORECAST.value,
-                ),
-            ).join(_line, _line.c.id == actual.c.impact_line_id)
-        )
-        .where(
-            actual.c.scenario == Scenario.ACTUAL.value,
-            _line.c.category != ImpactCategory.CAPEX.value,
-        )
-        .group_by(*columns)
-    )
-
-
-def _achieved(sums: Any, overridden: Any) -> Any:
-    return (
-        func.coalesce(sums.c.actual, 0)
-        + func.coalesce(sums.c.forecast, 0)
-        - func.coalesce(overridden.c.overridden, 0)
     )
 
 
@@ -172,9 +132,7 @@ def measures(today: date | None, where: Any = None) -> Subquery:
     def of_chosen(column: Any) -> Any:
         return true() if where is None else column.in_(select(_measure.c.id).where(where))
 
-    values = _value_sums(_line.c.measure_id).where(of_chosen(_line.c.measure_id))
-    overridden = _overridden_sums(lambda _: [_line.c.measure_id])
-    overridden = overridden.where(of_chosen(_line.c.measure_id)).subquery("overridden")
+    values = _ebitda_sums(_total, _total.c.measure_id).where(of_chosen(_total.c.measure_id))
     values = values.subquery("measure_values")
     first_open = (
         select(_milestone.c.measure_id, func.min(_milestone.c.planned_date).label("first_open"))
@@ -184,7 +142,7 @@ def measures(today: date | None, where: Any = None) -> Subquery:
         .subquery("first_open")
     )
     plan = func.coalesce(values.c.plan, 0)
-    achieved = _achieved(values, overridden)
+    achieved = func.coalesce(values.c.achieved, 0)
     due = first_open.c.first_open
     day: Any
     amber_since: Any
@@ -214,7 +172,6 @@ def measures(today: date | None, where: Any = None) -> Subquery:
             value.label("value"),
         )
         .outerjoin(values, values.c.measure_id == _measure.c.id)
-        .outerjoin(overridden, overridden.c.measure_id == _measure.c.id)
         .outerjoin(first_open, first_open.c.measure_id == _measure.c.id)
     )
     return query.subquery("measures")
@@ -227,12 +184,11 @@ def planned_value(where: Any) -> Subquery:
     their product, which orders measures by planned value in the group currency. The key is
     exact on PostgreSQL (numeric); beyond 2^63 SQLite keeps it as a real, which orders all the
     same. Amounts shown are computed from `plan` and `rate` in Decimal (`planned_values`)."""
-    chosen = _line.c.measure_id.in_(select(_measure.c.id).where(where))
+    chosen = _total.c.measure_id.in_(select(_measure.c.id).where(where))
     plans = (
-        select(_line.c.measure_id, _scenario_sum(Scenario.PLAN).label("plan"))
-        .select_from(_value.join(_line, _line.c.id == _value.c.impact_line_id))
-        .where(_line.c.category != ImpactCategory.CAPEX.value, chosen)
-        .group_by(_line.c.measure_id)
+        select(_total.c.measure_id, func.sum(_total.c.plan).label("plan"))
+        .where(_total.c.category != ImpactCategory.CAPEX.value, chosen)
+        .group_by(_total.c.measure_id)
         .subquery("plans")
     )
     rows = places(where).subquery("places")
@@ -421,19 +377,13 @@ async def months(
     rows = places(where).where(_measure.c.stage != Stage.CANCELLED.value).subquery("places")
     chosen = filters.clause(rows)
 
-    def by_month(value: Any) -> list[Any]:
-        return [value.c.period, rows.c.organization_id, rows.c.currency]
-
-    sums = _value_sums(*by_month(_value)).join(rows, rows.c.id == _line.c.measure_id).where(chosen)
-    overridden = _overridden_sums(by_month).join(rows, rows.c.id == _line.c.measure_id)
+    group = [_month.c.period, rows.c.organization_id, rows.c.currency]
+    sums = _ebitda_sums(_month, *group).join(rows, rows.c.id == _month.c.measure_id).where(chosen)
     found: dict[date, dict[int, _Sums]] = defaultdict(lambda: defaultdict(_Sums))
     for row in (await session.exec(sums)).all():
         into = found[row.period][row.organization_id]
-        into.add("plan", row.currency, row.plan)
-        into.add("achieved", row.currency, (row.actual or 0) + (row.forecast or 0))
-        into.add("verified", row.currency, row.verified)
-    for row in (await session.exec(overridden.where(chosen))).all():
-        found[row.period][row.organization_id].add("achieved", row.currency, -row.overridden)
+        for name in ("plan", "achieved", "verified"):
+            into.add(name, row.currency, getattr(row, name))
     rates = await _rates(session, {org for by_org in found.values() for org in by_org})
     names = ("plan", "achieved", "verified")
     return {

@@ -27,7 +27,7 @@ from config.settings import Settings
 from models.audit import GENESIS_HASH, AuditHead
 from models.people import Person
 from models.tables import metadata
-from services import accounts, migrate
+from services import accounts, migrate, totals
 from services.db import create_engine, session_factory, transaction
 from tests.factories import give_api_token
 from tests.link_helpers import PUBLIC, sign_in
@@ -105,8 +105,12 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def sessions(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """Sessions on the test's database; nothing a test wrote is seen by the next."""
-    yield session_factory(engine)
+    """Sessions on the test's database; nothing a test wrote is seen by the next. Afterwards
+    the measures' kept totals must agree with their monthly values, whatever the test did."""
+    made = session_factory(engine)
+    yield made
+    async with made() as session:
+        assert await totals.differences(session) == []
     if engine.dialect.name != "postgresql":
         return  # the SQLite copy is thrown away with the test's folder
     tables = [t.name for t in metadata.sorted_tables if t.name != AuditHead.__tablename__]

@@ -26,7 +26,7 @@ from models.organization import (
 )
 from models.people import Person
 from models.stages import Stage
-from services import accounts, lifecycle, measures
+from services import accounts, lifecycle, measures, totals
 from services.db import transaction
 
 TESTER = Actor(label="test", channel=Channel.API)
@@ -178,6 +178,8 @@ async def complete_measure(
                 )
                 for m in months(2)
             )
+        await session.flush()
+        await totals.refresh(session, [measure.id or 0])
     assert measure.id is not None
     return measure.id
 

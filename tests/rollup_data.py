@@ -24,6 +24,7 @@ from models.organization import (
     Project,
 )
 from models.stages import Stage
+from services import totals
 from services.db import transaction
 
 TODAY = date(2027, 6, 30)
@@ -160,4 +161,6 @@ async def add_measure(
                 measure_id=mid, title="Kick-off", planned_date=date(2020, 1, 1), done_date=JAN
             )
         )
+        await session.flush()
+        await totals.refresh(session, [mid])
         return mid

@@ -20,6 +20,7 @@ from models.figures import MonthlyValue
 from models.measure import Measure
 from models.money import Scenario
 from models.stages import Stage
+from services import totals
 from services.db import transaction
 from tests.factories import complete_measure, make_org, start_lifecycle
 from tests.lifecycle_helpers import Api, line_id, verified_figures
@@ -27,7 +28,9 @@ from tests.lifecycle_helpers import Api, line_id, verified_figures
 pytestmark = pytest.mark.usefixtures("worker")
 
 
-async def _change_plan(sessions: async_sessionmaker[AsyncSession], line: int) -> None:
+async def _change_plan(
+    sessions: async_sessionmaker[AsyncSession], measure_id: int, line: int
+) -> None:
     async with transaction(sessions) as session:
         await session.exec(
             update(MonthlyValue)  # type: ignore[call-overload]
@@ -37,6 +40,7 @@ async def _change_plan(sessions: async_sessionmaker[AsyncSession], line: int) ->
             )
             .values(amount=Decimal("12000.00"))
         )
+        await totals.refresh(session, [measure_id])
 
 
 async def test_the_plan_is_editable_until_decided_and_frozen_after(
@@ -49,7 +53,7 @@ async def test_the_plan_is_editable_until_decided_and_frozen_after(
     measure_id = await complete_measure(sessions, org, stage=Stage.DETAILED)
     await start_lifecycle(sessions, temporal_env.client, measure_id, settings.temporal_task_queue)
     line = await line_id(sessions, measure_id)
-    await _change_plan(sessions, line)  # still Detailed: the owner may rework the plan
+    await _change_plan(sessions, measure_id, line)  # still Detailed: the owner may rework the plan
 
     await Api(client, measure_id).pass_gate(org, [org.sponsor_id, org.controller_id])
 
@@ -59,7 +63,7 @@ async def test_the_plan_is_editable_until_decided_and_frozen_after(
             measure is not None and measure.plan_frozen_at is not None and measure.plan_version == 1
         )
     with pytest.raises(DBAPIError, match="plan figures are frozen"):
-        await _change_plan(sessions, line)
+        await _change_plan(sessions, measure_id, line)
     with pytest.raises(DBAPIError, match="plan figures are frozen"):
         async with transaction(sessions) as session:
             session.add(
@@ -82,6 +86,8 @@ async def test_the_plan_is_editable_until_decided_and_frozen_after(
                 amount=Decimal(1),
             )
         )
+        await session.flush()
+        await totals.refresh(session, [measure_id])
 
 
 async def test_verified_figures_are_final_once_the_measure_is_closed(

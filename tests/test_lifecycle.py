@@ -23,7 +23,7 @@ from models.gates import GateDecisionRecord, GateStatus, LifecycleEvent
 from models.money import Scenario
 from models.policy import default_policy
 from models.stages import Stage
-from services import audit, policies
+from services import audit, policies, totals
 from services.db import transaction
 from tests.factories import Org, add_steering_member, make_org, start_lifecycle
 from tests.lifecycle_helpers import (
@@ -132,6 +132,8 @@ async def _finish_implementation(
                 amount=Decimal(9000),
             )
         )
+        await session.flush()
+        await totals.refresh(session, [measure_id])
 
 
 @pytest.mark.parametrize(("target", "start", "approvers"), GATES, ids=[g[0].value for g in GATES])
@@ -541,6 +543,8 @@ async def test_the_temporal_ui_shows_the_dual_status_as_the_figures_move(
             )
             for m in months()
         )
+        await session.flush()
+        await totals.refresh(session, [api.measure_id])
 
     await api.submit(org.owner_id)
 

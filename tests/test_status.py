@@ -13,7 +13,7 @@ from models.figures import ImpactLine, Milestone, MonthlyValue
 from models.measure import MeasureCreate
 from models.money import ImpactCategory, Scenario
 from models.status import Light, achieved, implementation_status, potential_status
-from services import measures, snapshot
+from services import measures, snapshot, totals
 from services.db import transaction
 from tests.factories import TESTER, make_org, measure_payload
 
@@ -93,6 +93,8 @@ async def test_snapshot_and_api_agree_on_the_dual_status(
         session.add(
             Milestone(measure_id=measure.id or 0, title="Go-live", planned_date=date(2020, 1, 1))
         )
+        await session.flush()
+        await totals.refresh(session, [measure.id or 0])
 
     async with sessions() as session:
         from_api = await measures.dual_status(

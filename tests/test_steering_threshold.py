@@ -20,6 +20,7 @@ from models.fx import FxRate
 from models.money import Scenario
 from models.organization import Portfolio
 from models.stages import Stage
+from services import totals
 from services.db import transaction
 from tests.factories import add_steering_member, complete_measure, make_org, start_lifecycle
 from tests.lifecycle_helpers import Api
@@ -50,6 +51,7 @@ async def _decided_gate_of(
             )
             .values(amount=monthly)
         )
+        await totals.refresh(session, [measure_id])
         portfolio = await session.get(Portfolio, org.portfolio_id)
         assert portfolio is not None
     await start_lifecycle(sessions, temporal_env.client, measure_id, settings.temporal_task_queue)

@@ -1,5 +1,5 @@
 """The `valuegate` command: dev, api, worker, migrate, seed, add-admin, api-token,
-audit-verify."""
+audit-verify, rollup-verify."""
 
 from __future__ import annotations
 
@@ -42,7 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, default=8000)
     api.add_argument("--workers", type=int, default=1)
 
-    commands.add_parser("worker", help="run a Temporal worker for measure workflows")
+    worker = commands.add_parser("worker", help="run a Temporal worker for measure workflows")
+    worker.add_argument(
+        "--loop-check",
+        type=Path,
+        metavar="FILE",
+        help="run the worker's event loop in asyncio's debug mode and write to FILE, on exit, "
+        "how many callbacks held it longer than 100 ms (for benchmarks; slows the worker)",
+    )
 
     migrate = commands.add_parser("migrate", help="upgrade (or downgrade) the database schema")
     migrate.add_argument("--revision", default="head")
@@ -79,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-temporal",
         action="store_true",
         help="check the chain alone, without the anchors in the measures' histories",
+    )
+    totals = commands.add_parser(
+        "rollup-verify",
+        help="recompute every measure's totals from its monthly values and report differences",
+    )
+    totals.add_argument(
+        "--repair",
+        action="store_true",
+        help="after reporting, replace the kept totals by the recomputed ones",
     )
     return parser
 
@@ -166,7 +182,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "worker":
         from valuegate import worker
 
-        asyncio.run(worker.run(settings))
+        if args.loop_check:
+            asyncio.run(worker.run_checked(settings, report=args.loop_check), debug=True)
+        else:
+            asyncio.run(worker.run(settings))
         return 0
     if args.command == "migrate":
         from services import migrate
@@ -189,6 +208,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
     if args.command == "audit-verify":
         return asyncio.run(_audit_verify(settings, with_temporal=not args.no_temporal))
+    if args.command == "rollup-verify":
+        return asyncio.run(_rollup_verify(settings, repair=args.repair))
     raise AssertionError(args.command)
 
 
@@ -384,4 +405,26 @@ async def _audit_verify(settings: Settings, *, with_temporal: bool = True) -> in
     for problem in problems:
         print(f"event {problem.event_id}: {problem.problem}")
     print("audit trail intact" if not problems else f"audit trail BROKEN: {len(problems)} problems")
+    return 0 if not problems else 1
+
+
+async def _rollup_verify(settings: Settings, *, repair: bool) -> int:
+    from services import totals
+    from services.db import create_engine, session_factory, transaction
+
+    engine = create_engine(settings.database_url)
+    try:
+        sessions = session_factory(engine)
+        async with sessions() as session:
+            problems = await totals.differences(session)
+        for problem in problems:
+            print(problem)
+        if problems and repair:
+            async with transaction(sessions) as session:
+                await totals.rebuild(session)
+            print("totals repaired: recomputed from the monthly values")
+            return 0
+    finally:
+        await engine.dispose()
+    print("totals agree with the monthly values" if not problems else "totals DIFFER")
     return 0 if not problems else 1

@@ -31,7 +31,7 @@ from models.organization import (
 from models.people import Person
 from models.policy import EscalationTimings, default_policy
 from models.stages import Stage
-from services import accounts, audit, lifecycle, measures, policies
+from services import accounts, audit, lifecycle, measures, policies, totals
 from services.db import transaction
 
 SEEDER = Actor(label="demo-seed", channel=Channel.SEED)
@@ -371,6 +371,8 @@ async def _figures(
             )
         )
     session.add_all(values)
+    await session.flush()
+    await totals.refresh(session, [measure_id])
 
 
 async def _milestones(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,6 +20,7 @@ from notifications.mailer import Mailer, SmtpConfig
 from services.db import create_engine, session_factory
 from services.outbox import Delivery
 from services.temporal_client import connect
+from valuegate import loop_check
 from workflows.importing import ImportWorkflow
 from workflows.measure import MeasureWorkflow
 
@@ -84,6 +86,16 @@ def build_worker(
         max_concurrent_activities=settings.worker_activity_slots,
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
+
+
+async def run_checked(settings: Settings, *, report: Path) -> None:
+    """`run`, counting the callbacks that held the worker's loop longer than 100 ms (the loop
+    runs in asyncio's debug mode); the count is written to `report` on exit."""
+    found = loop_check.watch(asyncio.get_running_loop())
+    try:
+        await run(settings)
+    finally:
+        loop_check.write(found, report)
 
 
 async def run(settings: Settings) -> None:
