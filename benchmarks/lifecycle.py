@@ -35,7 +35,14 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from benchmarks.bare import BarePlan, BareWorkflow
-from benchmarks.stack import api_ready, catcher, percentile, process, worker_polling
+from benchmarks.stack import (
+    api_ready,
+    catcher,
+    percentile,
+    process,
+    stack_settings,
+    worker_polling,
+)
 from services import migrate
 from services.db import create_engine, session_factory
 from tests.factories import Org, as_person, complete_measure, make_org, start_lifecycle
@@ -156,14 +163,7 @@ async def _valuegate(
         [org.sponsor_id],
     ]
     api_port = free_port()
-    env = {
-        "VALUEGATE_DATABASE_URL": url,
-        "VALUEGATE_TEMPORAL_ADDRESS": client.service_client.config.target_host,
-        "VALUEGATE_TEMPORAL_TASK_QUEUE": task_queue,
-        "VALUEGATE_SMTP_HOST": "127.0.0.1",
-        "VALUEGATE_SMTP_PORT": str(smtp_port),
-        "VALUEGATE_PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
-    }
+    env = stack_settings(client, url, task_queue, smtp_port, api_port)
     with contextlib.ExitStack() as running:
         worker = (
             ("-m", "benchmarks.idle_worker") if IDLE_ACTIVITIES else ("-m", "valuegate", "worker")

@@ -35,6 +35,20 @@ def process(*arguments: str, env: dict[str, str] | None = None) -> Iterator[int]
         child.wait(timeout=60)
 
 
+def stack_settings(
+    client: Client, database_url: str, task_queue: str, smtp_port: int, api_port: int
+) -> dict[str, str]:
+    """The environment of the stack's api and worker processes."""
+    return {
+        "VALUEGATE_DATABASE_URL": database_url,
+        "VALUEGATE_TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "VALUEGATE_TEMPORAL_TASK_QUEUE": task_queue,
+        "VALUEGATE_SMTP_HOST": "127.0.0.1",
+        "VALUEGATE_SMTP_PORT": str(smtp_port),
+        "VALUEGATE_PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
+    }
+
+
 @contextlib.contextmanager
 def catcher(folder: Path) -> Iterator[int]:
     """The SMTP catcher as `valuegate dev` runs it, a process of its own writing to `folder`

@@ -36,7 +36,15 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from benchmarks.stack import api_ready, catcher, peak_memory, percentile, process, worker_polling
+from benchmarks.stack import (
+    api_ready,
+    catcher,
+    peak_memory,
+    percentile,
+    process,
+    stack_settings,
+    worker_polling,
+)
 from config.settings import Settings
 from models.criteria import people_in_role, required_approvers
 from models.measure import MeasureCreate
@@ -181,14 +189,7 @@ async def _storm(
     }
     task_queue = f"storm-{uuid.uuid4()}"
     api_port = free_port()
-    env = {
-        "VALUEGATE_DATABASE_URL": url,
-        "VALUEGATE_TEMPORAL_ADDRESS": client.service_client.config.target_host,
-        "VALUEGATE_TEMPORAL_TASK_QUEUE": task_queue,
-        "VALUEGATE_SMTP_HOST": "127.0.0.1",
-        "VALUEGATE_SMTP_PORT": str(smtp_port),
-        "VALUEGATE_PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
-    }
+    env = stack_settings(client, url, task_queue, smtp_port, api_port)
     box = Maildir(mail)
     with contextlib.ExitStack() as running:
         workers = [
