@@ -74,6 +74,7 @@ from workflows.search_attributes import ALL_KEYS
 
 CHUNK = 1000  # measures created per transaction
 SAMPLE = 20  # gates approved during the storm
+HELD_UP = 1800  # seconds after which an approval counts as lost, and the run stops
 
 
 async def _measures(url: str, count: int) -> tuple[Org, list[MeasureFacts]]:
@@ -207,11 +208,11 @@ async def _approve_sample(http: httpx.AsyncClient, org: Org, ids: list[int]) -> 
         decided = await Api(http, measure_id).decide(org.sponsor_id)
         assert decided.status_code == 200, decided.text
         path = f"/api/measures/{measure_id}/lifecycle"
-        while time.perf_counter() - started < 300:
+        while time.perf_counter() - started < HELD_UP:
             seen = (await http.get(path, headers=as_person(org.owner_id))).json()
             if seen["stage"] == Stage.IDENTIFIED.value:
                 return time.perf_counter() - started
-        raise RuntimeError(f"M-{measure_id} did not pass its gate in 300 s: {seen}")
+        raise RuntimeError(f"M-{measure_id} did not pass its gate in {HELD_UP} s: {seen}")
 
     return list(await asyncio.gather(*(one(m) for m in ids)))
 
@@ -243,7 +244,7 @@ async def _storm(
         ]
         running.enter_context(process("-m", "valuegate", "api", "--port", str(api_port), env=env))
         base_url = f"http://127.0.0.1:{api_port}"
-        async with httpx.AsyncClient(base_url=base_url, timeout=300) as http:
+        async with httpx.AsyncClient(base_url=base_url, timeout=HELD_UP) as http:
             await api_ready(http)
             await worker_polling(client, task_queue)
 
