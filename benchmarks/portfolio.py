@@ -13,8 +13,9 @@ ValueGate: GET /dashboard (organization-wide), GET /hierarchy/portfolio/<id> and
 filtered to one portfolio's Decided and Implemented measures, sorted by planned value (the first
 page of 50), as an admin, through the whole app in this process (routing, session, access rules,
 SQL built by the services, currency conversion, template). Bare: hand-written SQL over the
-totals returning the same sums — per stage and currency plus per month and currency for the
-dashboard, per program and currency for the hierarchy page, the count and the page of ids for
+same kept totals (a summary row per measure, a row per package and month) returning the same
+sums — per stage, both lights and currency plus per month and currency for the dashboard, per
+program, both lights and currency for the hierarchy page, the count and the page of measures for
 the list — through the same connection pool. Full scan: the same sums from the monthly values.
 
     .venv/bin/python -m benchmarks.portfolio                      # loads once, then reuses
@@ -31,7 +32,7 @@ import random
 import statistics
 import time
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, timedelta
 
 import httpx
 import psycopg
@@ -43,6 +44,7 @@ from api.app import create_app
 from config.settings import Settings
 from models.money import STORAGE_SCALE
 from models.people import Person
+from models.status import AMBER_OVERDUE_DAYS
 from services import accounts, migrate, totals
 from services.db import create_engine, session_factory, transaction
 
@@ -118,38 +120,51 @@ BARE_BY_PROGRAM = f"""
 """
 
 
-EBITDA_TOTALS = """
-    (SELECT measure_id, sum(plan) AS plan, sum(achieved) AS achieved, sum(verified) AS verified
-     FROM measure_total WHERE category <> 'capex' GROUP BY measure_id)
+# The bare SQL over the kept totals: a summary row per measure (EBITDA sums, first open
+# milestone) and a row per package, business unit, legal entity and month, with each
+# measure's two lights as the pages show them.
+LIGHTS = """
+    CASE WHEN s.first_open IS NULL OR s.first_open >= :today THEN 'green'
+         WHEN s.first_open >= :amber_since THEN 'amber' ELSE 'red' END AS delivery,
+    CASE WHEN coalesce(s.plan, 0) <= 0 THEN 'none'
+         WHEN coalesce(s.achieved, 0) * 100 >= s.plan * 95 THEN 'green'
+         WHEN coalesce(s.achieved, 0) * 100 >= s.plan * 80 THEN 'amber' ELSE 'red' END AS value
 """
 TOTALS_BY_STAGE = f"""
-    SELECT m.stage, le.currency, count(*), sum(t.plan), sum(t.achieved), sum(t.verified)
-    FROM measure m {PATH} LEFT JOIN {EBITDA_TOTALS} t ON t.measure_id = m.id
+    SELECT m.stage, le.currency, {LIGHTS}, count(*), sum(s.plan), sum(s.achieved),
+           sum(s.verified)
+    FROM measure m {PATH} LEFT JOIN measure_summary s ON s.measure_id = m.id
     WHERE pf.organization_id = :org
-    GROUP BY m.stage, le.currency
+    GROUP BY 1, 2, 3, 4
 """
-TOTALS_BY_MONTH = f"""
+TOTALS_BY_MONTH = """
     SELECT t.period, le.currency, sum(t.plan), sum(t.achieved), sum(t.verified)
-    FROM measure_month_total t JOIN measure m ON m.id = t.measure_id {PATH}
-    WHERE pf.organization_id = :org AND m.stage <> 'cancelled' AND t.category <> 'capex'
+    FROM package_month_total t
+    JOIN measure_package pk ON pk.id = t.package_id
+    JOIN project pj ON pj.id = pk.project_id
+    JOIN program pg ON pg.id = pj.program_id
+    JOIN portfolio pf ON pf.id = pg.portfolio_id
+    LEFT JOIN legal_entity le ON le.id = t.legal_entity_id
+    WHERE pf.organization_id = :org
     GROUP BY t.period, le.currency
 """
 TOTALS_BY_PROGRAM = f"""
-    SELECT pg.id, le.currency, count(*), sum(t.plan), sum(t.achieved), sum(t.verified)
-    FROM measure m {PATH} LEFT JOIN {EBITDA_TOTALS} t ON t.measure_id = m.id
+    SELECT pg.id, le.currency, {LIGHTS}, count(*), sum(s.plan), sum(s.achieved),
+           sum(s.verified)
+    FROM measure m {PATH} LEFT JOIN measure_summary s ON s.measure_id = m.id
     WHERE pf.id = :portfolio AND m.stage <> 'cancelled'
-    GROUP BY pg.id, le.currency
+    GROUP BY 1, 2, 3, 4
 """
 LIST_WHERE = f"""
     FROM measure m {PATH}
     LEFT JOIN fx_rate fx ON fx.organization_id = pf.organization_id AND fx.currency = le.currency
-    LEFT JOIN {EBITDA_TOTALS} t ON t.measure_id = m.id
+    LEFT JOIN measure_summary s ON s.measure_id = m.id
     WHERE pf.id = :portfolio AND m.stage IN ('decided', 'implemented')
 """
 LIST_COUNT = f"SELECT count(*) {LIST_WHERE}"
 LIST_PAGE = f"""
     SELECT m.* {LIST_WHERE}
-    ORDER BY coalesce(t.plan, 0) * CASE WHEN le.currency = 'EUR' THEN 10000000000
+    ORDER BY coalesce(s.plan, 0) * CASE WHEN le.currency = 'EUR' THEN 10000000000
                                         ELSE fx.rate END DESC NULLS LAST, m.id DESC
     LIMIT 50
 """
@@ -334,10 +349,12 @@ async def run(database_url: str, rounds: int) -> None:
                 for sql, params in statements:
                     (await conn.execute(text(sql), params)).all()
 
+        today = date.today()
+        day = {"today": today, "amber_since": today - timedelta(days=AMBER_OVERDUE_DAYS)}
         cases = {
             "dashboard": (
                 lambda: page("/dashboard?organization_id=1"),
-                lambda: bare((TOTALS_BY_STAGE, {"org": 1}), (TOTALS_BY_MONTH, {"org": 1})),
+                lambda: bare((TOTALS_BY_STAGE, {"org": 1, **day}), (TOTALS_BY_MONTH, {"org": 1})),
                 lambda: bare(
                     (BARE_BY_STAGE, {"org": 1}),
                     (BARE_BY_MONTH, {"org": 1}),
@@ -347,7 +364,7 @@ async def run(database_url: str, rounds: int) -> None:
             ),
             "hierarchy page (portfolio)": (
                 lambda: page("/hierarchy/portfolio/1"),
-                lambda: bare((TOTALS_BY_PROGRAM, {"portfolio": 1})),
+                lambda: bare((TOTALS_BY_PROGRAM, {"portfolio": 1, **day})),
                 lambda: bare((BARE_BY_PROGRAM, {"portfolio": 1})),
                 0.150,
             ),

@@ -58,3 +58,40 @@ class MeasureMonthTotal(SQLModel, table=True):
     actual: int = Field(sa_column=_units())
     verified: int = Field(sa_column=_units())
     achieved: int = Field(sa_column=_units())
+
+
+class MeasureSummary(SQLModel, table=True):
+    """What portfolio views read of one measure: its EBITDA figures over all months and lines,
+    its first open milestone, and the package, business unit and legal entity under which its
+    months are counted in `PackageMonthTotal` (0: none; `counted` false: not counted, as for a
+    cancelled measure)."""
+
+    __tablename__ = "measure_summary"
+
+    measure_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("measure.id", ondelete="CASCADE"), primary_key=True)
+    )
+    plan: int = Field(sa_column=_units())
+    achieved: int = Field(sa_column=_units())
+    verified: int = Field(sa_column=_units())
+    first_open: date | None = None
+    package_id: int = Field(sa_column=Column(Integer, nullable=False))
+    business_unit_id: int = Field(sa_column=Column(Integer, nullable=False))
+    legal_entity_id: int = Field(sa_column=Column(Integer, nullable=False))
+    counted: bool = False
+
+
+class PackageMonthTotal(SQLModel, table=True):
+    """The EBITDA figures of one month, added up over the measures of one package, business
+    unit and legal entity (0: none) that are not cancelled: the dashboard's month series reads
+    these rows instead of one per measure and month. Rows that add up to nothing are removed."""
+
+    __tablename__ = "package_month_total"
+
+    package_id: int = Field(primary_key=True)
+    business_unit_id: int = Field(primary_key=True)
+    legal_entity_id: int = Field(primary_key=True)
+    period: date = Field(primary_key=True)
+    plan: int = Field(sa_column=_units())
+    achieved: int = Field(sa_column=_units())
+    verified: int = Field(sa_column=_units())

@@ -36,15 +36,25 @@ def visible_measures(person: Person) -> Any:
     return _seen_by(person.id or 0)
 
 
-def _seen_by(pid: Any) -> Any:
-    """A WHERE clause on Measure: the measures of person `pid` (an id or a bound parameter) and
-    of the portfolios they manage or steer."""
-    packages_in_my_portfolios = (
+def packages_seen_whole(person: Person) -> Any:
+    """A select of the ids of the packages every measure of which `person` may see (those of
+    the portfolios they manage or steer); None for an admin, who sees every package whole."""
+    return None if person.is_admin else _packages_of(person.id or 0)
+
+
+def _packages_of(pid: Any) -> Any:
+    return (
         select(MeasurePackage.id)
         .join(Project, col(Project.id) == MeasurePackage.project_id)
         .join(Program, col(Program.id) == Project.program_id)
         .where(col(Program.portfolio_id).in_(portfolios_of(pid)))
     )
+
+
+def _seen_by(pid: Any) -> Any:
+    """A WHERE clause on Measure: the measures of person `pid` (an id or a bound parameter) and
+    of the portfolios they manage or steer."""
+    packages_in_my_portfolios = _packages_of(pid)
     deputising_for = select(Delegation.person_id).where(
         Delegation.deputy_id == pid,
         col(Delegation.revoked_at).is_(None),

@@ -64,6 +64,15 @@ async def record(
     return (await append(session, [entry]))[0]
 
 
+async def take_turn(session: AsyncSession) -> None:
+    """Lock the chain's head until the caller's transaction ends, as `append` does: writers of
+    data shared by many measures (kept totals) take it first, so they wait in the one queue
+    every audited change waits in, and two of them never hold each other's locks."""
+    statements = _statements()
+    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
+    await session.exec(statements.head if postgres else statements.lock_head)
+
+
 async def append(session: AsyncSession, entries: Sequence[Entry]) -> list[Sealed]:
     """Append events to the chain in order, inside the caller's transaction.
 

@@ -47,7 +47,14 @@ async def load(
     total = found.rollups(lambda key: SKIP if key[0] == Stage.CANCELLED else None).get(
         None, Rollup(currency=currency)
     )
-    by_month = await rollup.months(session, today=today, where=where, filters=filters)
+    whole = access.packages_seen_whole(person)
+    by_month = await rollup.months(
+        session,
+        today=today,
+        where=where,
+        filters=filters,
+        packages=rollup.EVERY_PACKAGE if whole is None else whole,
+    )
     empty = Rollup(currency=currency)
     missing = set(total.missing_rates)
     for converted in by_month.values():

@@ -33,7 +33,7 @@ from models.organization import (
 from models.people import Person
 from models.stages import TERMINAL_STAGES
 from models.status import Light
-from services import access, audit, idempotency, my_work, rollup
+from services import access, audit, idempotency, my_work, rollup, totals
 from services.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from workflows.contracts import MeasureFacts
 
@@ -229,6 +229,9 @@ async def update(
     if changes:
         measure.updated_at = utcnow()
         session.add(measure)
+        if changes.keys() & PLACED_BY:  # its figures move to the totals of its new place
+            await session.flush()
+            await totals.refresh(session, [measure_id])
         await audit.record(
             session,
             actor=actor,
@@ -239,6 +242,9 @@ async def update(
             after=changes,
         )
     return measure
+
+
+PLACED_BY = {"package_id", "business_unit_id", "legal_entity_id"}
 
 
 def _edit_problems(measure: Measure, changes: dict[str, Any]) -> list[FieldProblem]:

@@ -14,7 +14,7 @@ from models.figures import Milestone, MilestoneChange, MilestoneIn
 from models.measure import Measure
 from models.people import Person
 from models.stages import TERMINAL_STAGES
-from services import access, audit
+from services import access, audit, totals
 from services.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 
 MAY_NOT = "only the measure's owner, the milestone's owner, the portfolio's managers and admins"
@@ -40,6 +40,7 @@ async def add(
     milestone = Milestone(measure_id=measure.id or 0, **data.model_dump())
     session.add(milestone)
     await session.flush()
+    await totals.refresh_first_open(session, measure.id or 0)
     await _audit(session, actor, measure, "milestone.added", None, milestone)
     return milestone
 
@@ -64,6 +65,8 @@ async def change(
     for name, value in data.model_dump(exclude_unset=True).items():
         setattr(milestone, name, value)
     session.add(milestone)
+    await session.flush()
+    await totals.refresh_first_open(session, measure.id or 0)
     await _audit(session, actor, measure, "milestone.changed", before, milestone)
     return milestone
 

@@ -35,7 +35,6 @@ from sqlalchemy import type_coerce as as_type
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.columns import RateType
-from models.figures import Milestone
 from models.fx import PRECISION, Converted, FxRate, convert
 from models.measure import Measure
 from models.money import STORAGE_SCALE, ImpactCategory
@@ -57,12 +56,13 @@ from models.status import (
     potential_status,
     rolled_up_delivery,
 )
-from models.totals import MeasureMonthTotal, MeasureTotal
+from models.totals import MeasureMonthTotal, MeasureSummary, PackageMonthTotal
 
 _measure = Measure.__table__  # type: ignore[attr-defined]
-_total = MeasureTotal.__table__  # type: ignore[attr-defined]
+_summary = MeasureSummary.__table__  # type: ignore[attr-defined]
 _month = MeasureMonthTotal.__table__  # type: ignore[attr-defined]
-_milestone = Milestone.__table__  # type: ignore[attr-defined]
+_package = PackageMonthTotal.__table__  # type: ignore[attr-defined]
+EBITDA = ("plan", "achieved", "verified")
 
 
 def _units(column: Any) -> Any:
@@ -74,12 +74,7 @@ def _ebitda_sums(table: Any, *group: Any) -> Any:
     """Plan, achieved and verified of EBITDA categories in a totals table (models.totals),
     summed per `group` columns."""
     return (
-        select(
-            *group,
-            func.sum(table.c.plan).label("plan"),
-            func.sum(table.c.achieved).label("achieved"),
-            func.sum(table.c.verified).label("verified"),
-        )
+        select(*group, *(func.sum(table.c[name]).label(name) for name in EBITDA))
         .where(table.c.category != ImpactCategory.CAPEX.value)
         .group_by(*group)
     )
@@ -126,24 +121,9 @@ def measures(today: date | None, where: Any = None) -> Subquery:
     """One row per measure (those matching `where`, a clause on Measure): its place in the
     hierarchy, currency, plan / achieved / verified in currency units, and its dual status on
     `today` (None: the statement takes the parameters `today` and `amber_since`)."""
-
-    # The sums are narrowed to the chosen measures before grouping (the database does not push
-    # a join condition into a grouped subquery), so one measure's status reads its own rows.
-    def of_chosen(column: Any) -> Any:
-        return true() if where is None else column.in_(select(_measure.c.id).where(where))
-
-    values = _ebitda_sums(_total, _total.c.measure_id).where(of_chosen(_total.c.measure_id))
-    values = values.subquery("measure_values")
-    first_open = (
-        select(_milestone.c.measure_id, func.min(_milestone.c.planned_date).label("first_open"))
-        .where(_milestone.c.done_date.is_(None), _milestone.c.waived_reason.is_(None))
-        .where(of_chosen(_milestone.c.measure_id))
-        .group_by(_milestone.c.measure_id)
-        .subquery("first_open")
-    )
-    plan = func.coalesce(values.c.plan, 0)
-    achieved = func.coalesce(values.c.achieved, 0)
-    due = first_open.c.first_open
+    plan = func.coalesce(_summary.c.plan, 0)
+    achieved = func.coalesce(_summary.c.achieved, 0)
+    due = _summary.c.first_open
     day: Any
     amber_since: Any
     if today is None:
@@ -167,12 +147,11 @@ def measures(today: date | None, where: Any = None) -> Subquery:
         .add_columns(
             plan.label("plan"),
             achieved.label("achieved"),
-            func.coalesce(values.c.verified, 0).label("verified"),
+            func.coalesce(_summary.c.verified, 0).label("verified"),
             delivery.label("delivery"),
             value.label("value"),
         )
-        .outerjoin(values, values.c.measure_id == _measure.c.id)
-        .outerjoin(first_open, first_open.c.measure_id == _measure.c.id)
+        .outerjoin(_summary, _summary.c.measure_id == _measure.c.id)
     )
     return query.subquery("measures")
 
@@ -184,18 +163,11 @@ def planned_value(where: Any) -> Subquery:
     their product, which orders measures by planned value in the group currency. The key is
     exact on PostgreSQL (numeric); beyond 2^63 SQLite keeps it as a real, which orders all the
     same. Amounts shown are computed from `plan` and `rate` in Decimal (`planned_values`)."""
-    chosen = _total.c.measure_id.in_(select(_measure.c.id).where(where))
-    plans = (
-        select(_total.c.measure_id, func.sum(_total.c.plan).label("plan"))
-        .where(_total.c.category != ImpactCategory.CAPEX.value, chosen)
-        .group_by(_total.c.measure_id)
-        .subquery("plans")
-    )
     rows = places(where).subquery("places")
     fx = FxRate.__table__  # type: ignore[attr-defined]
     same = 10**RateType.DECIMALS
     rate = case((rows.c.currency == rows.c.group_currency, same), else_=_units(fx.c.rate))
-    plan = func.coalesce(plans.c.plan, 0)
+    plan = func.coalesce(_summary.c.plan, 0)
     exact = Numeric(38, 0)
     return (
         select(
@@ -206,7 +178,7 @@ def planned_value(where: Any) -> Subquery:
             (cast(plan, exact) * cast(rate, exact)).label("sort_key"),
         )
         .select_from(rows)
-        .outerjoin(plans, plans.c.measure_id == rows.c.id)
+        .outerjoin(_summary, _summary.c.measure_id == rows.c.id)
         .outerjoin(
             fx,
             and_(fx.c.organization_id == rows.c.organization_id, fx.c.currency == rows.c.currency),
@@ -369,27 +341,85 @@ async def rollups(session: AsyncSession, **options: Any) -> dict[Any, Rollup]:
     return (await grouped(session, **options)).rollups()
 
 
+EVERY_PACKAGE = object()  # `months(packages=...)`: every package, and every measure in it
+
+
 async def months(
-    session: AsyncSession, *, today: date, where: Any = None, filters: Filters = Filters()
+    session: AsyncSession,
+    *,
+    today: date,
+    where: Any = None,
+    filters: Filters = Filters(),
+    packages: Any = None,
 ) -> dict[date, dict[str, Converted]]:
     """Plan, achieved and verified EBITDA effect per month in the group currency, for the
-    measures matching `where` and `filters` that are not cancelled."""
-    rows = places(where).where(_measure.c.stage != Stage.CANCELLED.value).subquery("places")
-    chosen = filters.clause(rows)
-
-    group = [_month.c.period, rows.c.organization_id, rows.c.currency]
-    sums = _ebitda_sums(_month, *group).join(rows, rows.c.id == _month.c.measure_id).where(chosen)
+    measures matching `where` and `filters` that are not cancelled. `packages`, a select of the
+    ids of packages whose measures all match `where` (or EVERY_PACKAGE), are read from their
+    package totals; the other measures' months measure by measure."""
     found: dict[date, dict[int, _Sums]] = defaultdict(lambda: defaultdict(_Sums))
-    for row in (await session.exec(sums)).all():
-        into = found[row.period][row.organization_id]
-        for name in ("plan", "achieved", "verified"):
-            into.add(name, row.currency, getattr(row, name))
+    statements = []
+    if packages is not None:
+        rows = _package_places().subquery("package_places")
+        chosen = [filters.clause(rows)]
+        if packages is not EVERY_PACKAGE:
+            chosen.append(rows.c.package_id.in_(packages))
+        group = [rows.c.period, rows.c.organization_id, rows.c.currency]
+        statements.append(
+            select(*group, *(func.sum(rows.c[name]).label(name) for name in EBITDA))
+            .where(*chosen)
+            .group_by(*group)
+        )
+    if packages is not EVERY_PACKAGE:
+        alone = _measure.c.stage != Stage.CANCELLED.value
+        if packages is not None:
+            alone = and_(alone, _measure.c.package_id.not_in(packages))
+        rows = places(where).where(alone).subquery("places")
+        group = [_month.c.period, rows.c.organization_id, rows.c.currency]
+        statements.append(
+            _ebitda_sums(_month, *group)
+            .join(rows, rows.c.id == _month.c.measure_id)
+            .where(filters.clause(rows))
+        )
+    for statement in statements:
+        for row in (await session.exec(statement)).all():
+            into = found[row.period][row.organization_id]
+            for name in EBITDA:
+                into.add(name, row.currency, getattr(row, name))
     rates = await _rates(session, {org for by_org in found.values() for org in by_org})
-    names = ("plan", "achieved", "verified")
     return {
-        period: {name: _converted(by_org, rates, name) for name in names}
+        period: {name: _converted(by_org, rates, name) for name in EBITDA}
         for period, by_org in sorted(found.items())
     }
+
+
+def _package_places() -> Any:
+    """Each package month total with its package's place in the hierarchy and currency."""
+    organization = Organization.__table__  # type: ignore[attr-defined]
+    return (
+        select(
+            _package.c.period,
+            _package.c.package_id,
+            MeasurePackage.__table__.c.project_id,  # type: ignore[attr-defined]
+            Project.__table__.c.program_id,  # type: ignore[attr-defined]
+            Program.__table__.c.portfolio_id,  # type: ignore[attr-defined]
+            Portfolio.__table__.c.organization_id,  # type: ignore[attr-defined]
+            _package.c.business_unit_id,
+            _package.c.legal_entity_id,
+            func.coalesce(
+                LegalEntity.__table__.c.currency,  # type: ignore[attr-defined]
+                organization.c.group_currency,
+            ).label("currency"),
+            _package.c.plan,
+            _package.c.achieved,
+            _package.c.verified,
+        )
+        .join(MeasurePackage, MeasurePackage.id == _package.c.package_id)
+        .join(Project, Project.id == MeasurePackage.project_id)  # type: ignore[arg-type]
+        .join(Program, Program.id == Project.program_id)  # type: ignore[arg-type]
+        .join(Portfolio, Portfolio.id == Program.portfolio_id)  # type: ignore[arg-type]
+        .join(organization, organization.c.id == Portfolio.organization_id)
+        .outerjoin(LegalEntity, LegalEntity.id == _package.c.legal_entity_id)
+    )
 
 
 def _converted(

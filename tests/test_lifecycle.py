@@ -237,6 +237,8 @@ async def test_unmet_criteria_refuse_the_submission_and_record_nothing(
                 measure_id=measure.id or 0, title="Plan agreed", planned_date=date(2027, 5, 1)
             )
         )
+        await session.flush()
+        await totals.refresh_first_open(session, measure.id or 0)
     assert measure.id is not None
     await start_lifecycle(sessions, temporal_env.client, measure.id, settings.temporal_task_queue)
     api = Api(client, measure.id)

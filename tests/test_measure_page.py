@@ -19,6 +19,7 @@ from config.settings import Settings
 from models.audit import AuditEvent
 from models.figures import ImpactLine, Milestone
 from models.stages import Stage
+from services import totals
 from services.db import transaction
 from tests.conftest import READER_PASSWORD
 from tests.factories import make_org, measure_payload, with_passwords
@@ -191,6 +192,8 @@ async def test_my_work_shows_what_waits_for_each_person(
                 planned_date=date.today() - timedelta(days=3),
             )
         )
+        await session.flush()
+        await totals.refresh_first_open(session, api.measure_id)
     await sign_in(browser, "olivia.owner@acme.example", READER_PASSWORD)
     await sign_in(second_browser, "sam.sponsor@acme.example", READER_PASSWORD)
 

@@ -21,6 +21,7 @@ from models.figures import Milestone
 from models.fx import FxRate
 from models.measure import Measure
 from models.organization import Portfolio
+from services import totals
 from services.db import transaction
 from tests.conftest import READER_PASSWORD
 from tests.factories import (
@@ -381,4 +382,6 @@ async def _late_measure(
                 planned_date=date.today() - timedelta(days=30),
             )
         )
+        await session.flush()
+        await totals.refresh_first_open(session, late["id"])
     return late

@@ -12,6 +12,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.figures import Milestone
+from services import totals
 from services.db import transaction
 from tests.conftest import READER_PASSWORD
 from tests.factories import complete_measure, make_org, with_passwords
@@ -51,6 +52,8 @@ async def test_the_owner_keeps_milestones_from_the_page(
                 planned_date=date.today() - timedelta(days=30),
             )
         )
+        await session.flush()
+        await totals.refresh_first_open(session, measure_id)
     await sign_in(browser, org.owner_email, READER_PASSWORD)
     url = f"/measures/{measure_id}"
     page = await browser.get(url)

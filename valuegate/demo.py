@@ -287,6 +287,7 @@ async def _measure(
         measure.plan_version = 1
     session.add(measure)
     await session.flush()
+    await totals.refresh(session, [measure.id])  # figures, milestones and stage, all kept
     await audit.record(
         session,
         actor=SEEDER,
@@ -372,7 +373,6 @@ async def _figures(
         )
     session.add_all(values)
     await session.flush()
-    await totals.refresh(session, [measure_id])
 
 
 async def _milestones(
