@@ -164,7 +164,7 @@ LIST_WHERE = f"""
 LIST_COUNT = f"SELECT count(*) {LIST_WHERE}"
 LIST_PAGE = f"""
     SELECT m.* {LIST_WHERE}
-    ORDER BY coalesce(s.plan, 0) * CASE WHEN le.currency = 'EUR' THEN 10000000000
+    ORDER BY coalesce(s.plan, 0)::numeric * CASE WHEN le.currency = 'EUR' THEN 10000000000
                                         ELSE fx.rate END DESC NULLS LAST, m.id DESC
     LIMIT 50
 """

@@ -21,6 +21,8 @@ from sqlmodel import Field, SQLModel
 from models.base import metadata as _metadata  # noqa: F401
 from models.columns import EnumText
 from models.money import ImpactCategory
+from models.stages import Stage
+from models.status import Light
 
 
 def _units() -> Column[int]:
@@ -61,29 +63,32 @@ class MeasureMonthTotal(SQLModel, table=True):
 
 
 class MeasureSummary(SQLModel, table=True):
-    """What portfolio views read of one measure: its EBITDA figures over all months and lines,
-    its first open milestone, and the package, business unit and legal entity under which its
-    months are counted in `PackageMonthTotal` (0: none; `counted` false: not counted, as for a
-    cancelled measure)."""
+    """One row per measure with all a portfolio view adds up of it: its stage and place, its
+    EBITDA figures over all months and lines, its value light (achieved against plan, by the
+    rules of models.status), its first open milestone (today decides the delivery light), and
+    whether its months are counted in `PackageMonthTotal` (not while it is cancelled) — so a
+    view over 100,000 measures reads one narrow table."""
 
     __tablename__ = "measure_summary"
 
     measure_id: int = Field(
         sa_column=Column(Integer, ForeignKey("measure.id", ondelete="CASCADE"), primary_key=True)
     )
+    stage: Stage = Field(sa_type=EnumText(Stage))
+    package_id: int = Field(index=True)
+    business_unit_id: int | None = None
+    legal_entity_id: int | None = None
     plan: int = Field(sa_column=_units())
     achieved: int = Field(sa_column=_units())
     verified: int = Field(sa_column=_units())
+    value: Light = Field(sa_type=EnumText(Light))
     first_open: date | None = None
-    package_id: int = Field(sa_column=Column(Integer, nullable=False))
-    business_unit_id: int = Field(sa_column=Column(Integer, nullable=False))
-    legal_entity_id: int = Field(sa_column=Column(Integer, nullable=False))
-    counted: bool = False
+    counted: bool
 
 
 class PackageMonthTotal(SQLModel, table=True):
-    """The EBITDA figures of one month, added up over the measures of one package, business
-    unit and legal entity (0: none) that are not cancelled: the dashboard's month series reads
+    """The EBITDA figures of one month, added up over the counted measures of one package,
+    business unit and legal entity (0: none): the dashboard's month series reads
     these rows instead of one per measure and month. Rows that add up to nothing are removed."""
 
     __tablename__ = "package_month_total"

@@ -139,8 +139,7 @@ async def _apply(session: AsyncSession, batch: FactBatch, item: FactRecord) -> a
             .where(col(Measure.id) == measure_id)
             .values(_stage_columns(fact, batch.at))
         )
-        if fact.to_stage is Stage.CANCELLED:  # its figures leave the package totals
-            await totals.refresh(session, [measure_id])
+        await totals.restage(session, measure_id, fact.to_stage)
         if fact.to_stage in (Stage.ON_HOLD, Stage.CANCELLED):
             reason = "the measure was " + (
                 "put on hold" if fact.to_stage is Stage.ON_HOLD else "cancelled"

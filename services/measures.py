@@ -67,6 +67,7 @@ async def create(
     measure = Measure.model_validate(data)
     session.add(measure)
     await session.flush()
+    await totals.refresh(session, [measure.id or 0])
     if record is not None:
         record.measure_id = measure.id
         session.add(record)
@@ -102,6 +103,7 @@ async def create_many(
             made[index].external_id = external_ids[index] if external_ids else None
     session.add_all(made.values())
     await session.flush()
+    await totals.refresh(session, [measure.id or 0 for measure in made.values()])
     await audit.append(
         session,
         [

@@ -1,11 +1,12 @@
 """Roll-ups: how many measures, how much value and which dual status, for any set of measures
-grouped by a hierarchy level or another dimension. The database does the adding up, from each
-measure's kept totals (models.totals: a row per measure and category, or per month), never from
-the monthly values themselves; Python only converts the few per-currency totals into the group
-currency (at the rates of the day) and applies the status rules.
+grouped by a hierarchy level or another dimension. The database does the adding up, from the
+kept totals (models.totals: one summary row per measure, one row per package and month), never
+from the monthly values themselves; Python only converts the few per-currency totals into the
+group currency (at the rates of the day) and applies the status rules.
 
-Each measure's dual status is computed here in SQL with the thresholds of `models.status`; the
-tests hold it to the same answer as the Python functions the workflow's search attributes use.
+Each measure's value light is kept in its summary and its delivery light computed here for the
+day, in SQL with the thresholds of `models.status`; the tests hold both to the same answer as
+the Python functions the workflow's search attributes use.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy import type_coerce as as_type
+from sqlalchemy.sql.expression import True_
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.columns import RateType
@@ -49,9 +51,7 @@ from models.organization import (
 from models.rollups import Rollup
 from models.stages import Stage
 from models.status import (
-    AMBER_ATTAINMENT,
     AMBER_OVERDUE_DAYS,
-    GREEN_ATTAINMENT,
     Light,
     potential_status,
     rolled_up_delivery,
@@ -78,11 +78,6 @@ def _ebitda_sums(table: Any, *group: Any) -> Any:
         .where(table.c.category != ImpactCategory.CAPEX.value)
         .group_by(*group)
     )
-
-
-def _ratio_at_least(achieved: Any, plan: Any, share: Decimal) -> Any:
-    numerator, denominator = share.as_integer_ratio()
-    return achieved * denominator >= plan * numerator
 
 
 def places(where: Any = None) -> Any:
@@ -120,9 +115,8 @@ def places(where: Any = None) -> Any:
 def measures(today: date | None, where: Any = None) -> Subquery:
     """One row per measure (those matching `where`, a clause on Measure): its place in the
     hierarchy, currency, plan / achieved / verified in currency units, and its dual status on
-    `today` (None: the statement takes the parameters `today` and `amber_since`)."""
-    plan = func.coalesce(_summary.c.plan, 0)
-    achieved = func.coalesce(_summary.c.achieved, 0)
+    `today` (None: the statement takes the parameters `today` and `amber_since`). Read from
+    the measures' summaries alone (and the small hierarchy tables)."""
     due = _summary.c.first_open
     day: Any
     amber_since: Any
@@ -136,24 +130,48 @@ def measures(today: date | None, where: Any = None) -> Subquery:
         (due >= amber_since, Light.AMBER.value),
         else_=Light.RED.value,
     )
-    value = case(
-        (plan <= 0, Light.NONE.value),
-        (_ratio_at_least(achieved, plan, GREEN_ATTAINMENT), Light.GREEN.value),
-        (_ratio_at_least(achieved, plan, AMBER_ATTAINMENT), Light.AMBER.value),
-        else_=Light.RED.value,
+    query = _placed(
+        _summary,
+        _summary.c.measure_id.label("id"),
+        _summary.c.stage,
+        _summary.c.plan,
+        _summary.c.achieved,
+        _summary.c.verified,
+        delivery.label("delivery"),
+        _summary.c.value,
     )
-    query = (
-        places(where)
-        .add_columns(
-            plan.label("plan"),
-            achieved.label("achieved"),
-            func.coalesce(_summary.c.verified, 0).label("verified"),
-            delivery.label("delivery"),
-            value.label("value"),
-        )
-        .outerjoin(_summary, _summary.c.measure_id == _measure.c.id)
-    )
+    if where is not None and not isinstance(where, True_):
+        query = query.where(_summary.c.measure_id.in_(select(_measure.c.id).where(where)))
     return query.subquery("measures")
+
+
+def _placed(table: Any, *columns: Any) -> Any:
+    """`columns` of `table` (a summary or package total: package, business unit and legal
+    entity ids) beside every level above its package and its currency."""
+    organization = Organization.__table__  # type: ignore[attr-defined]
+    return (
+        select(
+            *columns,
+            table.c.package_id,
+            MeasurePackage.__table__.c.project_id,  # type: ignore[attr-defined]
+            Project.__table__.c.program_id,  # type: ignore[attr-defined]
+            Program.__table__.c.portfolio_id,  # type: ignore[attr-defined]
+            Portfolio.__table__.c.organization_id,  # type: ignore[attr-defined]
+            table.c.business_unit_id,
+            table.c.legal_entity_id,
+            func.coalesce(
+                LegalEntity.__table__.c.currency,  # type: ignore[attr-defined]
+                organization.c.group_currency,
+            ).label("currency"),
+            organization.c.group_currency,
+        )
+        .join(MeasurePackage, MeasurePackage.id == table.c.package_id)
+        .join(Project, Project.id == MeasurePackage.project_id)  # type: ignore[arg-type]
+        .join(Program, Program.id == Project.program_id)  # type: ignore[arg-type]
+        .join(Portfolio, Portfolio.id == Program.portfolio_id)  # type: ignore[arg-type]
+        .join(organization, organization.c.id == Portfolio.organization_id)
+        .outerjoin(LegalEntity, LegalEntity.id == table.c.legal_entity_id)
+    )
 
 
 def planned_value(where: Any) -> Subquery:
@@ -359,7 +377,8 @@ async def months(
     found: dict[date, dict[int, _Sums]] = defaultdict(lambda: defaultdict(_Sums))
     statements = []
     if packages is not None:
-        rows = _package_places().subquery("package_places")
+        rows = _placed(_package, _package.c.period, *(_package.c[n] for n in EBITDA))
+        rows = rows.subquery("package_places")
         chosen = [filters.clause(rows)]
         if packages is not EVERY_PACKAGE:
             chosen.append(rows.c.package_id.in_(packages))
@@ -381,7 +400,7 @@ async def months(
             .where(filters.clause(rows))
         )
     for statement in statements:
-        for row in (await session.exec(statement)).all():
+        for row in (await session.exec(statement)).all():  # type: ignore[call-overload]
             into = found[row.period][row.organization_id]
             for name in EBITDA:
                 into.add(name, row.currency, getattr(row, name))
@@ -390,36 +409,6 @@ async def months(
         period: {name: _converted(by_org, rates, name) for name in EBITDA}
         for period, by_org in sorted(found.items())
     }
-
-
-def _package_places() -> Any:
-    """Each package month total with its package's place in the hierarchy and currency."""
-    organization = Organization.__table__  # type: ignore[attr-defined]
-    return (
-        select(
-            _package.c.period,
-            _package.c.package_id,
-            MeasurePackage.__table__.c.project_id,  # type: ignore[attr-defined]
-            Project.__table__.c.program_id,  # type: ignore[attr-defined]
-            Program.__table__.c.portfolio_id,  # type: ignore[attr-defined]
-            Portfolio.__table__.c.organization_id,  # type: ignore[attr-defined]
-            _package.c.business_unit_id,
-            _package.c.legal_entity_id,
-            func.coalesce(
-                LegalEntity.__table__.c.currency,  # type: ignore[attr-defined]
-                organization.c.group_currency,
-            ).label("currency"),
-            _package.c.plan,
-            _package.c.achieved,
-            _package.c.verified,
-        )
-        .join(MeasurePackage, MeasurePackage.id == _package.c.package_id)
-        .join(Project, Project.id == MeasurePackage.project_id)  # type: ignore[arg-type]
-        .join(Program, Program.id == Project.program_id)  # type: ignore[arg-type]
-        .join(Portfolio, Portfolio.id == Program.portfolio_id)  # type: ignore[arg-type]
-        .join(organization, organization.c.id == Portfolio.organization_id)
-        .outerjoin(LegalEntity, LegalEntity.id == _package.c.legal_entity_id)
-    )
 
 
 def _converted(

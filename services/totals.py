@@ -11,6 +11,7 @@ rolled back, nor miss one that committed. A change of milestones calls `refresh_
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -33,6 +34,7 @@ from models.figures import ImpactLine, Milestone, MonthlyValue
 from models.measure import Measure
 from models.money import ImpactCategory, Scenario
 from models.stages import Stage
+from models.status import AMBER_ATTAINMENT, GREEN_ATTAINMENT, Light
 from models.totals import MeasureMonthTotal, MeasureSummary, MeasureTotal, PackageMonthTotal
 from services import audit
 
@@ -104,9 +106,24 @@ def _first_open(where: Any) -> Any:
     )
 
 
+def value_light(plan: Any, achieved: Any) -> Any:
+    """The value light (models.status.potential_status) of `achieved` against `plan`, in SQL."""
+
+    def at_least(share: Decimal) -> Any:
+        numerator, denominator = share.as_integer_ratio()
+        return achieved * denominator >= plan * numerator
+
+    return case(
+        (plan <= 0, Light.NONE.value),
+        (at_least(GREEN_ATTAINMENT), Light.GREEN.value),
+        (at_least(AMBER_ATTAINMENT), Light.AMBER.value),
+        else_=Light.RED.value,
+    )
+
+
 def summary_rows(ids: list[int] | None = None) -> Any:
     """The summary (models.totals.MeasureSummary) of the measures `ids` (None: all), from their
-    kept totals, open milestones and place now."""
+    kept totals, open milestones, stage and place now."""
 
     def of(column: Any) -> Any:
         return true() if ids is None else column.in_(ids)
@@ -118,14 +135,17 @@ def summary_rows(ids: list[int] | None = None) -> Any:
         .subquery("ebitda")
     )
     first_open = _first_open(of(_milestone.c.measure_id)).subquery("first_open")
+    plan, achieved, verified = (func.coalesce(ebitda.c[name], 0) for name in EBITDA)
     return (
         select(
             _measure.c.id.label("measure_id"),
-            *(func.coalesce(ebitda.c[name], 0).label(name) for name in EBITDA),
+            _measure.c.stage,
+            *(_measure.c[name] for name in PLACE),
+            plan.label("plan"),
+            achieved.label("achieved"),
+            verified.label("verified"),
+            value_light(plan, achieved).label("value"),
             first_open.c.first_open,
-            _measure.c.package_id,
-            func.coalesce(_measure.c.business_unit_id, 0).label("business_unit_id"),
-            func.coalesce(_measure.c.legal_entity_id, 0).label("legal_entity_id"),
             (_measure.c.stage != Stage.CANCELLED.value).label("counted"),
         )
         .outerjoin(ebitda, ebitda.c.measure_id == _measure.c.id)
@@ -137,7 +157,7 @@ def summary_rows(ids: list[int] | None = None) -> Any:
 def package_rows(summaries: Any, months: Any) -> Any:
     """Per package, business unit, legal entity and month, the EBITDA sums of `months` (month
     rows) of the measures `summaries` (summary rows) counts."""
-    place = [summaries.c[name] for name in PLACE]
+    place = [summaries.c.package_id, *(func.coalesce(summaries.c[n], 0) for n in PLACE[1:])]
     return (
         select(*place, months.c.period, *(func.sum(months.c[name]).label(name) for name in EBITDA))
         .select_from(summaries.join(months, months.c.measure_id == summaries.c.measure_id))
@@ -148,7 +168,7 @@ def package_rows(summaries: Any, months: Any) -> Any:
 
 MONTH_COLUMNS = ["measure_id", "category", "period", *AMOUNTS]
 TOTAL_COLUMNS = ["measure_id", "category", *AMOUNTS]
-SUMMARY_COLUMNS = ["measure_id", *EBITDA, "first_open", *PLACE, "counted"]
+SUMMARY_COLUMNS = ["measure_id", "stage", *PLACE, *EBITDA, "value", "first_open", "counted"]
 PACKAGE_COLUMNS = [*PLACE, "period", *EBITDA]
 
 Contributions = dict[tuple[int, int, int, Any], tuple[int, ...]]
@@ -179,21 +199,27 @@ async def refresh(session: AsyncSession, measure_ids: Iterable[int]) -> None:
 async def refresh_first_open(session: AsyncSession, measure_id: int) -> None:
     """Recompute the measure's first open milestone, after a change of its milestones."""
     first = _first_open(_milestone.c.measure_id == measure_id).subquery("first")
-    found = await session.exec(
+    await session.exec(
         update(_summary)
         .where(_summary.c.measure_id == measure_id)
         .values(first_open=select(first.c.first_open).scalar_subquery())
     )
-    if found.rowcount == 0:  # the measure has no summary yet: nothing else of it is kept
+
+
+async def restage(session: AsyncSession, measure_id: int, stage: Stage) -> None:
+    """Keep the measure's new stage; a cancelled measure's figures leave its package totals."""
+    if stage is Stage.CANCELLED:
+        await refresh(session, [measure_id])
+    else:
         await session.exec(
-            insert(_summary).from_select(SUMMARY_COLUMNS, summary_rows([measure_id]))
+            update(_summary).where(_summary.c.measure_id == measure_id).values(stage=stage.value)
         )
 
 
 async def _contributions(session: AsyncSession, chunk: list[int]) -> Contributions:
     """What the measures `chunk` add to package month totals, by their kept rows."""
     mine = select(_summary).where(_summary.c.measure_id.in_(chunk)).subquery("mine")
-    rows = (await session.exec(package_rows(mine, _month))).all()  # type: ignore[call-overload]
+    rows = (await session.exec(package_rows(mine, _month))).all()
     return {tuple(row[:4]): tuple(int(n) for n in row[4:]) for row in rows}
 
 
@@ -241,15 +267,6 @@ def _nonzero(of: Any, table: Any) -> Any:
     return or_(*(of(table.c[name]) != 0 for name in EBITDA))
 
 
-# A summary shows an amount or an open milestone; one that shows neither is as good as none
-# (views read a missing summary as nothing), and its place counts only with amounts.
-SHOWN_COLUMNS = ["measure_id", *EBITDA, "first_open"]
-
-
-def _shows(table: Any) -> Any:
-    return or_(_nonzero(lambda column: column, table), table.c.first_open.is_not(None))
-
-
 async def differences(session: AsyncSession, *, limit: int = 20) -> list[str]:
     """Where the kept totals differ from a recomputation from the monthly values: the first
     `limit` differing rows, each said in a line (none: they agree)."""
@@ -262,8 +279,8 @@ async def differences(session: AsyncSession, *, limit: int = 20) -> list[str]:
         (
             "summaries",
             _summary,
-            select(*(summaries.c[c] for c in SHOWN_COLUMNS)).where(_shows(summaries)),
-            SHOWN_COLUMNS,
+            select(*(summaries.c[c] for c in SUMMARY_COLUMNS)),
+            SUMMARY_COLUMNS,
         ),
         (
             "package month totals",
@@ -274,8 +291,6 @@ async def differences(session: AsyncSession, *, limit: int = 20) -> list[str]:
     )
     for label, table, expected, columns in checks:
         kept = select(*(table.c[c] for c in columns))
-        if table is _summary:
-            kept = kept.where(_shows(table))
         for side, query in (
             ("recomputed, not kept", except_(expected, kept)),
             ("kept, not recomputed", except_(kept, expected)),

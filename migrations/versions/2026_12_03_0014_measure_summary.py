@@ -1,9 +1,9 @@
 """measure summaries and package month totals: one row per measure, one per package and month
 
-Portfolio views read a measure's EBITDA figures and first open milestone from one row, and the
-dashboard's month series from one row per package (business unit, legal entity) and month; the
-app keeps both with every change of figures, milestones, placement or cancellation
-(services.totals). Filled here from what is already there.
+Portfolio views read each measure from one narrow row (stage, place, EBITDA figures, value
+light, first open milestone), and the dashboard's month series from one row per package
+(business unit, legal entity) and month; the app keeps both with every change of figures,
+milestones, stage or place (services.totals). Filled here from what is already there.
 
 Revision ID: 0014
 Revises: 0013
@@ -21,11 +21,15 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 FILL_SUMMARIES = """
-INSERT INTO measure_summary (measure_id, plan, achieved, verified, first_open, package_id,
-                             business_unit_id, legal_entity_id, counted)
-SELECT m.id, COALESCE(t.plan, 0), COALESCE(t.achieved, 0), COALESCE(t.verified, 0),
-       o.first_open, m.package_id, COALESCE(m.business_unit_id, 0),
-       COALESCE(m.legal_entity_id, 0), m.stage <> 'cancelled'
+INSERT INTO measure_summary (measure_id, stage, package_id, business_unit_id, legal_entity_id,
+                             plan, achieved, verified, value, first_open, counted)
+SELECT m.id, m.stage, m.package_id, m.business_unit_id, m.legal_entity_id,
+       COALESCE(t.plan, 0), COALESCE(t.achieved, 0), COALESCE(t.verified, 0),
+       CASE WHEN COALESCE(t.plan, 0) <= 0 THEN 'none'
+            WHEN COALESCE(t.achieved, 0) * 20 >= t.plan * 19 THEN 'green'
+            WHEN COALESCE(t.achieved, 0) * 5 >= t.plan * 4 THEN 'amber'
+            ELSE 'red' END,
+       o.first_open, m.stage <> 'cancelled'
 FROM measure m
 LEFT JOIN (SELECT measure_id, SUM(plan) AS plan, SUM(achieved) AS achieved,
                   SUM(verified) AS verified
@@ -39,11 +43,12 @@ LEFT JOIN (SELECT measure_id, MIN(planned_date) AS first_open FROM milestone
 FILL_PACKAGES = """
 INSERT INTO package_month_total (package_id, business_unit_id, legal_entity_id, period, plan,
                                  achieved, verified)
-SELECT s.package_id, s.business_unit_id, s.legal_entity_id, t.period, SUM(t.plan),
-       SUM(t.achieved), SUM(t.verified)
+SELECT s.package_id, COALESCE(s.business_unit_id, 0), COALESCE(s.legal_entity_id, 0), t.period,
+       SUM(t.plan), SUM(t.achieved), SUM(t.verified)
 FROM measure_summary s JOIN measure_month_total t ON t.measure_id = s.measure_id
 WHERE s.counted AND t.category <> 'capex'
-GROUP BY s.package_id, s.business_unit_id, s.legal_entity_id, t.period
+GROUP BY s.package_id, COALESCE(s.business_unit_id, 0), COALESCE(s.legal_entity_id, 0),
+         t.period
 HAVING SUM(t.plan) <> 0 OR SUM(t.achieved) <> 0 OR SUM(t.verified) <> 0
 """
 
@@ -57,11 +62,13 @@ def upgrade() -> None:
     op.create_table(
         "measure_summary",
         sa.Column("measure_id", sa.Integer(), nullable=False),
-        *_amounts(),
-        sa.Column("first_open", sa.Date(), nullable=True),
+        sa.Column("stage", sa.String(length=20), nullable=False),
         sa.Column("package_id", sa.Integer(), nullable=False),
-        sa.Column("business_unit_id", sa.Integer(), nullable=False),
-        sa.Column("legal_entity_id", sa.Integer(), nullable=False),
+        sa.Column("business_unit_id", sa.Integer(), nullable=True),
+        sa.Column("legal_entity_id", sa.Integer(), nullable=True),
+        *_amounts(),
+        sa.Column("value", sa.String(length=20), nullable=False),
+        sa.Column("first_open", sa.Date(), nullable=True),
         sa.Column("counted", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["measure_id"],
@@ -70,6 +77,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("measure_id", name=op.f("pk_measure_summary")),
+    )
+    op.create_index(
+        op.f("ix_measure_summary_package_id"), "measure_summary", ["package_id"], unique=False
     )
     op.create_table(
         "package_month_total",
@@ -92,4 +102,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("package_month_total")
+    op.drop_index(op.f("ix_measure_summary_package_id"), table_name="measure_summary")
     op.drop_table("measure_summary")
