@@ -120,20 +120,25 @@ BARE_BY_PROGRAM = f"""
 """
 
 
-# The bare SQL over the kept totals: a summary row per measure (EBITDA sums, first open
-# milestone) and a row per package, business unit, legal entity and month, with each
-# measure's two lights as the pages show them.
-LIGHTS = """
+# The bare SQL over the kept totals: a summary row per measure (stage, place, EBITDA sums, value
+# light, first open milestone) and a row per package, business unit, legal entity and month;
+# the delivery light is the day's.
+DELIVERY = """
     CASE WHEN s.first_open IS NULL OR s.first_open >= :today THEN 'green'
-         WHEN s.first_open >= :amber_since THEN 'amber' ELSE 'red' END AS delivery,
-    CASE WHEN coalesce(s.plan, 0) <= 0 THEN 'none'
-         WHEN coalesce(s.achieved, 0) * 100 >= s.plan * 95 THEN 'green'
-         WHEN coalesce(s.achieved, 0) * 100 >= s.plan * 80 THEN 'amber' ELSE 'red' END AS value
+         WHEN s.first_open >= :amber_since THEN 'amber' ELSE 'red' END
+"""
+SUMMARY_PATH = """
+    FROM measure_summary s
+    JOIN measure_package pk ON pk.id = s.package_id
+    JOIN project pj ON pj.id = pk.project_id
+    JOIN program pg ON pg.id = pj.program_id
+    JOIN portfolio pf ON pf.id = pg.portfolio_id
+    LEFT JOIN legal_entity le ON le.id = s.legal_entity_id
 """
 TOTALS_BY_STAGE = f"""
-    SELECT m.stage, le.currency, {LIGHTS}, count(*), sum(s.plan), sum(s.achieved),
+    SELECT s.stage, le.currency, {DELIVERY}, s.value, count(*), sum(s.plan), sum(s.achieved),
            sum(s.verified)
-    FROM measure m {PATH} LEFT JOIN measure_summary s ON s.measure_id = m.id
+    {SUMMARY_PATH}
     WHERE pf.organization_id = :org
     GROUP BY 1, 2, 3, 4
 """
@@ -149,10 +154,10 @@ TOTALS_BY_MONTH = """
     GROUP BY t.period, le.currency
 """
 TOTALS_BY_PROGRAM = f"""
-    SELECT pg.id, le.currency, {LIGHTS}, count(*), sum(s.plan), sum(s.achieved),
+    SELECT pg.id, le.currency, {DELIVERY}, s.value, count(*), sum(s.plan), sum(s.achieved),
            sum(s.verified)
-    FROM measure m {PATH} LEFT JOIN measure_summary s ON s.measure_id = m.id
-    WHERE pf.id = :portfolio AND m.stage <> 'cancelled'
+    {SUMMARY_PATH}
+    WHERE pf.id = :portfolio AND s.stage <> 'cancelled'
     GROUP BY 1, 2, 3, 4
 """
 LIST_WHERE = f"""

@@ -304,9 +304,10 @@ async def find(
 ) -> tuple[Sequence[Measure], int]:
     """The page of measures `query` asks for among those matching `where` (what person
     `person_id` may see), and how many match in all. The statuses are those of `today`."""
+    levels = _in_levels(query)
     conditions = [where, *_conditions(query)]
     if query.delivery or query.value or query.overdue:
-        statuses = rollup.measures(today, and_(*conditions))
+        statuses = rollup.measures(today, and_(*conditions, *levels))
         chosen = select(statuses.c.id)
         if query.delivery:
             chosen = chosen.where(statuses.c.delivery.in_([d.value for d in query.delivery]))
@@ -318,19 +319,24 @@ async def find(
     if query.waiting_for_me:
         work = await my_work.load(session, person_id=person_id, today=today)
         conditions.append(col(Measure.id).in_([d.measure.id for d in work.decisions]))
-    total = (await session.exec(select(func.count()).select_from(Measure).where(*conditions))).one()
+    counted = select(func.count()).select_from(Measure).where(*conditions, *levels)
+    total = (await session.exec(counted)).one()
     name, descending = query.sort.removeprefix("-"), query.sort.startswith("-")
-    page = select(Measure).where(*conditions)
+    # The page's ids first, ordered over narrow rows; then those measures whole.
     if name == "planned_value":
-        planned = rollup.planned_value(and_(*conditions))
-        page = page.join(planned, planned.c.id == col(Measure.id))
-        column: Any = planned.c.sort_key
+        # The hierarchy is joined for the rates: the level filters go on the joined levels.
+        page, planned = rollup.with_planned_value(select(Measure.id))
+        page = page.where(*conditions, *_on_levels(query))
+        column: Any = planned.sort_key
         order = (column.desc() if descending else column.asc()).nulls_last()
     else:
+        page = select(Measure.id).where(*conditions, *levels)
         column = col(getattr(Measure, name))
         order = column.desc() if descending else column.asc()
     page = page.order_by(order, col(Measure.id).desc()).offset(query.offset).limit(query.limit)
-    return (await session.exec(page)).all(), total
+    ids = list((await session.exec(page)).all())
+    found = {m.id: m for m in (await session.exec(select(Measure).where(col(Measure.id).in_(ids))))}
+    return [found[i] for i in ids], total
 
 
 def _conditions(query: MeasureQuery) -> list[Any]:
@@ -345,23 +351,29 @@ def _conditions(query: MeasureQuery) -> list[Any]:
     for name in ("package_id", "business_unit_id", "legal_entity_id", *ROLE_FIELDS):
         if (value := getattr(query, name)) is not None:
             found.append(getattr(Measure, name) == value)
+    return found
+
+
+def _on_levels(query: MeasureQuery) -> list[Any]:
+    """The query's filters by a level above the package, as clauses on that level's table."""
     node = (
         ("organization_id", col(Portfolio.organization_id)),
         ("portfolio_id", col(Program.portfolio_id)),
         ("program_id", col(Program.id)),
         ("project_id", col(Project.id)),
     )
-    for name, column in node:
-        if (value := getattr(query, name)) is not None:
-            packages = (
-                select(MeasurePackage.id)
-                .join(Project, col(Project.id) == MeasurePackage.project_id)
-                .join(Program, col(Program.id) == Project.program_id)
-                .join(Portfolio, col(Portfolio.id) == Program.portfolio_id)
-                .where(column == value)
-            )
-            found.append(col(Measure.package_id).in_(packages))
-    return found
+    return [column == value for name, column in node if (value := getattr(query, name)) is not None]
+
+
+def _in_levels(query: MeasureQuery) -> list[Any]:
+    """`_on_levels` as clauses on Measure: its package is below the level chosen."""
+    packages = (
+        select(MeasurePackage.id)
+        .join(Project, col(Project.id) == MeasurePackage.project_id)
+        .join(Program, col(Program.id) == Project.program_id)
+        .join(Portfolio, col(Portfolio.id) == Program.portfolio_id)
+    )
+    return [col(Measure.package_id).in_(packages.where(c)) for c in _on_levels(query)]
 
 
 async def portfolio_of(session: AsyncSession, *, package_id: int) -> int:

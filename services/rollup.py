@@ -174,35 +174,44 @@ def _placed(table: Any, *columns: Any) -> Any:
     )
 
 
-def planned_value(where: Any) -> Subquery:
-    """One row per measure matching `where`: `plan`, its plan over the horizon (EBITDA lines) in
+@dataclass(frozen=True)
+class PlannedValue:
+    """Columns of a measure's planned value: `plan`, its plan over the horizon (EBITDA lines) in
     1/10,000 units of its currency; `rate`, the organization's rate to the group currency in
-    1/10^10 units (10^10 when the currencies are the same; NULL without a rate); and `sort_key`,
-    their product, which orders measures by planned value in the group currency. The key is
-    exact on PostgreSQL (numeric); beyond 2^63 SQLite keeps it as a real, which orders all the
-    same. Amounts shown are computed from `plan` and `rate` in Decimal (`planned_values`)."""
-    rows = places(where).subquery("places")
+    1/10^10 units (10^10 when the currencies are the same; NULL without a rate); `sort_key`,
+    their product, which orders measures by planned value in the group currency (exact on
+    PostgreSQL, numeric; beyond 2^63 SQLite keeps it as a real, which orders all the same).
+    Amounts shown are computed from `plan` and `rate` in Decimal (`planned_values`)."""
+
+    plan: Any
+    rate: Any
+    group_currency: Any
+    sort_key: Any
+
+
+def with_planned_value(query: Any) -> tuple[Any, PlannedValue]:
+    """`query`, a select of measures (from Measure), joined with what gives each measure its
+    planned value, and the columns that say it."""
+    organization = Organization.__table__  # type: ignore[attr-defined]
     fx = FxRate.__table__  # type: ignore[attr-defined]
+    entity = LegalEntity.__table__  # type: ignore[attr-defined]
+    currency = func.coalesce(entity.c.currency, organization.c.group_currency)
     same = 10**RateType.DECIMALS
-    rate = case((rows.c.currency == rows.c.group_currency, same), else_=_units(fx.c.rate))
+    rate = case((currency == organization.c.group_currency, same), else_=_units(fx.c.rate))
     plan = func.coalesce(_summary.c.plan, 0)
     exact = Numeric(38, 0)
-    return (
-        select(
-            rows.c.id,
-            rows.c.group_currency,
-            plan.label("plan"),
-            rate.label("rate"),
-            (cast(plan, exact) * cast(rate, exact)).label("sort_key"),
-        )
-        .select_from(rows)
-        .outerjoin(_summary, _summary.c.measure_id == rows.c.id)
-        .outerjoin(
-            fx,
-            and_(fx.c.organization_id == rows.c.organization_id, fx.c.currency == rows.c.currency),
-        )
-        .subquery("planned_value")
+    joined = (
+        query.outerjoin(_summary, _summary.c.measure_id == _measure.c.id)
+        .join(MeasurePackage, MeasurePackage.id == _measure.c.package_id)
+        .join(Project, Project.id == MeasurePackage.project_id)
+        .join(Program, Program.id == Project.program_id)
+        .join(Portfolio, Portfolio.id == Program.portfolio_id)
+        .join(organization, organization.c.id == Portfolio.organization_id)
+        .outerjoin(entity, entity.c.id == _measure.c.legal_entity_id)
+        .outerjoin(fx, and_(fx.c.organization_id == organization.c.id, fx.c.currency == currency))
     )
+    sort_key = cast(plan, exact) * cast(rate, exact)
+    return joined, PlannedValue(plan, rate, organization.c.group_currency, sort_key)
 
 
 async def planned_values(
@@ -212,9 +221,9 @@ async def planned_values(
     currency; None where no rate converts it."""
     if not ids:
         return {}
-    rows = planned_value(_measure.c.id.in_(ids))
-    statement = select(rows.c.id, rows.c.plan, rows.c.rate, rows.c.group_currency)
-    found = (await session.exec(statement)).all()  # type: ignore[call-overload]
+    query, planned = with_planned_value(select(_measure.c.id).where(_measure.c.id.in_(ids)))
+    statement = query.add_columns(planned.plan, planned.rate, planned.group_currency)
+    found = (await session.exec(statement)).all()
     return {
         measure_id: (
             None
