@@ -3,8 +3,8 @@
 ValueGate: N measures, each driven over HTTP from Defined to Closed — 5 gate submissions,
 5 approvals, 1 controller closure — through the real stack laid out as `valuegate dev` lays it
 out: a `valuegate api` process, a `valuegate worker` process per CPU core (at most 4), the
-database and the SMTP catcher. Baseline: N bare workflows on the same dev server, run by a worker
-process of their own (benchmarks/bare.py; --bare-workers for more), with the same number of
+database and the SMTP catcher. Baseline: N bare workflows on the same dev server, run by worker
+processes of their own, as many as ValueGate's (benchmarks/bare.py), with the same number of
 updates and activities per lifecycle, where every activity does nothing. This process only drives
 both and prints the throughputs and the ratio.
 
@@ -413,8 +413,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--bare-workers",
         type=int,
-        default=1,
-        help="the baseline's worker processes (default 1, the SDK's one worker)",
+        help="the baseline's worker processes (default: as many as ValueGate's)",
     )
     parser.add_argument(
         "--idle-activities",
@@ -425,7 +424,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     VALUEGATE_ONLY = args.valuegate_only
     WORKERS = args.workers
-    BARE_WORKERS = args.bare_workers
+    BARE_WORKERS = args.bare_workers or args.workers
     IDLE_ACTIVITIES = args.idle_activities
     folder = Path(tempfile.mkdtemp(prefix="valuegate-bench-"))
     with catcher(folder / "mail") as smtp_port:

@@ -12,14 +12,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.postgres_on_loop import OnLoopConnection as PostgresOnLoopConnection
-from services.sqlite_on_loop import connector as sqlite_on_loop_connector
-
 SQLITE_BUSY_TIMEOUT_MS = 15_000
-# Statements run in place block their event loop while they wait for a lock (SQLite's write
-# lock, a PostgreSQL row lock): a transaction that cannot get it within this fails, and the
-# activity is retried.
-ON_LOOP_LOCK_TIMEOUT_MS = 2_000
 
 
 def _url(database_url: str, *, asynchronous: bool) -> URL:
@@ -63,39 +56,24 @@ def _sqlite_tuning(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
     return tune
 
 
-def create_engine(database_url: str, *, on_loop: bool = False, **kwargs: Any) -> AsyncEngine:
-    """An async engine for `database_url` (sqlite:/// or postgresql://).
-
-    `on_loop`: statements run in place on the event loop rather than through it (PostgreSQL,
-    services.postgres_on_loop) or through aiosqlite's thread (SQLite, services.sqlite_on_loop);
-    for the worker's short transactions.
-    """
+def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine for `database_url` (sqlite:/// or postgresql://), on the stock drivers:
+    aiosqlite runs SQLite in a thread of its own, psycopg waits for PostgreSQL on the loop, so
+    a statement waiting for a lock never holds up the caller's event loop."""
     ensure_sqlite_folder(database_url)
     url = async_url(database_url)
     if url.get_backend_name() != "sqlite":
         # PostgreSQL's JIT compiles a roll-up's plan for longer than it then runs; the app's
         # queries are better without.
         # A little more sort and hash memory keeps roll-ups of large portfolios off the disk.
-        options = "-c jit=off -c work_mem=32MB"
-        connect_args: dict[str, Any] = {"options": options}
-        if on_loop:
-            connect_args["options"] += f" -c lock_timeout={ON_LOOP_LOCK_TIMEOUT_MS}"
-            connect_args["async_creator_fn"] = PostgresOnLoopConnection.connect
-        # A request finds a connection the server dropped replaced before it runs; the worker
-        # does without the extra round trip per transaction (its loop would wait for it): a
-        # statement on a dropped connection fails, and the activity is retried on a new one.
-        return create_async_engine(
-            url, pool_pre_ping=not on_loop, connect_args=connect_args, **kwargs
-        )
+        connect_args: dict[str, Any] = {"options": "-c jit=off -c work_mem=32MB"}
+        # A connection the server dropped is replaced before a transaction runs on it.
+        return create_async_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
     # SQLite takes one writer at a time: concurrent transactions of one process would only
     # collide and sleep in SQLite's busy handler, so a process keeps a single connection and
     # its transactions queue up in the pool instead.
-    busy_timeout_ms = SQLITE_BUSY_TIMEOUT_MS
-    if on_loop:
-        kwargs["async_creator"] = sqlite_on_loop_connector(url)
-        busy_timeout_ms = ON_LOOP_LOCK_TIMEOUT_MS
     engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60, **kwargs)
-    event.listen(engine.sync_engine, "connect", _sqlite_tuning(busy_timeout_ms))
+    event.listen(engine.sync_engine, "connect", _sqlite_tuning(SQLITE_BUSY_TIMEOUT_MS))
     return engine
 
 

@@ -101,8 +101,7 @@ async def run_checked(settings: Settings, *, report: Path) -> None:
 async def run(settings: Settings) -> None:
     """Run a worker until SIGINT or SIGTERM, then finish in-flight activities and exit."""
     client = await connect(settings)
-    # The worker's transactions are short: their statements run in place on its loop.
-    engine = create_engine(settings.database_url, on_loop=True)
+    engine = create_engine(settings.database_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
