@@ -378,9 +378,9 @@ async def _check_loops(
         f"held a worker's loop longer than {loop_check.SLOW_SECONDS * 1000:.0f} ms "
         f"(target 0; {len(found)} of {WORKERS} workers reported)"
     )
-    for f in found:
-        for line in f.slowest[:3]:
-            print(f"  {line}")
+    slowest = sorted((entry for f in found for entry in f.slowest), reverse=True)
+    for seconds, callback in slowest[:6]:
+        print(f"  {seconds:6.3f} s  {callback}")
 
 
 def _seconds(times: list[float]) -> str:

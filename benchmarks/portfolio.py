@@ -349,13 +349,16 @@ async def run(database_url: str, rounds: int) -> None:
             answer = await http.get(path)
             assert answer.status_code == 200, answer.text[:300]
 
-        async def bare(*statements: tuple[str, dict[str, int]]) -> None:
+        async def bare(*statements: tuple[str, dict[str, object]]) -> None:
             async with engine.connect() as conn:
                 for sql, params in statements:
                     (await conn.execute(text(sql), params)).all()
 
         today = date.today()
-        day = {"today": today, "amber_since": today - timedelta(days=AMBER_OVERDUE_DAYS)}
+        day: dict[str, object] = {
+            "today": today,
+            "amber_since": today - timedelta(days=AMBER_OVERDUE_DAYS),
+        }
         cases = {
             "dashboard": (
                 lambda: page("/dashboard?organization_id=1"),

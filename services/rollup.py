@@ -83,32 +83,7 @@ def _ebitda_sums(table: Any, *group: Any) -> Any:
 def places(where: Any = None) -> Any:
     """Each measure (those matching `where`, a clause on Measure) with its stage, every level
     above it and its currency."""
-    organization = Organization.__table__  # type: ignore[attr-defined]
-    query = (
-        select(
-            _measure.c.id,
-            _measure.c.title,
-            _measure.c.stage,
-            _measure.c.package_id,
-            MeasurePackage.__table__.c.project_id,  # type: ignore[attr-defined]
-            Project.__table__.c.program_id,  # type: ignore[attr-defined]
-            Program.__table__.c.portfolio_id,  # type: ignore[attr-defined]
-            Portfolio.__table__.c.organization_id,  # type: ignore[attr-defined]
-            _measure.c.business_unit_id,
-            _measure.c.legal_entity_id,
-            func.coalesce(
-                LegalEntity.__table__.c.currency,  # type: ignore[attr-defined]
-                organization.c.group_currency,
-            ).label("currency"),
-            organization.c.group_currency,
-        )
-        .join(MeasurePackage, MeasurePackage.id == _measure.c.package_id)
-        .join(Project, Project.id == MeasurePackage.project_id)  # type: ignore[arg-type]
-        .join(Program, Program.id == Project.program_id)  # type: ignore[arg-type]
-        .join(Portfolio, Portfolio.id == Program.portfolio_id)  # type: ignore[arg-type]
-        .join(organization, organization.c.id == Portfolio.organization_id)
-        .outerjoin(LegalEntity, LegalEntity.id == _measure.c.legal_entity_id)
-    )
+    query = _placed(_measure, _measure.c.id, _measure.c.title, _measure.c.stage)
     return query.where(where) if where is not None else query
 
 
@@ -146,8 +121,9 @@ def measures(today: date | None, where: Any = None) -> Subquery:
 
 
 def _placed(table: Any, *columns: Any) -> Any:
-    """`columns` of `table` (a summary or package total: package, business unit and legal
-    entity ids) beside every level above its package and its currency."""
+    """`columns` of `table` (measures, their summaries or package totals: each has package,
+    business unit and legal entity ids) beside every level above its package and its
+    currency."""
     organization = Organization.__table__  # type: ignore[attr-defined]
     return (
         select(

@@ -16,10 +16,11 @@ SLOW_SECONDS = 0.1
 
 @dataclass
 class SlowCallbacks:
-    """How many callbacks held the loop longer than SLOW_SECONDS, and the slowest few."""
+    """How many callbacks held the loop longer than SLOW_SECONDS, and the slowest few (seconds,
+    and which callback)."""
 
     count: int = 0
-    slowest: list[str] = field(default_factory=list)
+    slowest: list[tuple[float, str]] = field(default_factory=list)
 
 
 class _Counter(logging.Handler):
@@ -28,10 +29,12 @@ class _Counter(logging.Handler):
         self.found = found
 
     def emit(self, record: logging.LogRecord) -> None:
-        if str(record.msg).startswith("Executing "):
+        # asyncio logs "Executing %s took %.3f seconds" with the callback and its duration.
+        if str(record.msg).startswith("Executing ") and isinstance(record.args, tuple):
             self.found.count += 1
-            if len(self.found.slowest) < 10:
-                self.found.slowest.append(record.getMessage()[:300])
+            callback, seconds = record.args[0], float(record.args[-1])  # type: ignore[arg-type]
+            slowest = [*self.found.slowest, (seconds, str(callback)[:240])]
+            self.found.slowest = sorted(slowest, reverse=True)[:10]
 
 
 def watch(loop: asyncio.AbstractEventLoop) -> SlowCallbacks:
@@ -50,4 +53,8 @@ def write(found: SlowCallbacks, report: Path) -> None:
 def read_all(report: Path) -> list[SlowCallbacks]:
     """What every process that wrote `report`.0, `report`.1, ... found."""
     files = sorted(report.parent.glob(f"{report.name}.*"))
-    return [SlowCallbacks(**json.loads(path.read_text())) for path in files]
+    found = [json.loads(path.read_text()) for path in files]
+    return [
+        SlowCallbacks(count=f["count"], slowest=[(s, what) for s, what in f["slowest"]])
+        for f in found
+    ]
