@@ -1,11 +1,12 @@
 """Keeping and checking the measures' totals (models.totals).
 
-Every change of figures, of a measure's package, business unit or legal entity, and every
-cancellation calls `refresh` with the measures it touched, inside its own transaction: their
-rows are recomputed from the monthly values, and what they add to their packages' month totals
-is taken out as it was and put back as it is now, so a total can never hold a change that was
-rolled back, nor miss one that committed. A change of milestones calls `refresh_first_open`.
-`differences` recomputes everything and compares (`valuegate rollup-verify`).
+Every change of figures, every new measure, a change of a measure's business unit or legal
+entity, and its cancellation call `refresh` with the measures they touched, inside their own
+transaction: their rows are recomputed from the monthly values, and what they add to their
+packages' month totals is taken out as it was and put back as it is now, so a total can never
+hold a change that was rolled back, nor miss one that committed. Other stage changes call
+`restage`, changes of milestones `refresh_first_open`. `differences` recomputes everything and
+compares (`valuegate rollup-verify`).
 """
 
 from __future__ import annotations
