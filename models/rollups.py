@@ -9,7 +9,7 @@ from decimal import Decimal
 from pydantic import BaseModel, Field, computed_field
 
 from models.stages import Stage
-from models.status import Light
+from models.status import NO_PLAN, NOTHING_TO_JUDGE, Light
 
 
 class Rollup(BaseModel):
@@ -21,7 +21,13 @@ class Rollup(BaseModel):
     )
     verified: Decimal = Decimal(0)
     delivery: Light = Light.NONE
+    delivery_reason: str = Field(
+        default=NOTHING_TO_JUDGE, description="The rule that decided `delivery`, with the shares it looked at."
+    )
     value: Light = Light.NONE
+    value_reason: str = Field(
+        default=NO_PLAN, description="The rule that decided `value`, with the share of plan achieved."
+    )
     by_delivery: dict[Light, int] = Field(default_factory=dict)
     by_value: dict[Light, int] = Field(default_factory=dict)
     missing_rates: list[str] = Field(

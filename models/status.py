@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
 from typing import TypeVar
 
@@ -13,6 +14,8 @@ K = TypeVar("K", bound=Hashable)
 AMBER_OVERDUE_DAYS = 14
 GREEN_ATTAINMENT = Decimal("0.95")
 AMBER_ATTAINMENT = Decimal("0.80")
+NOTHING_TO_JUDGE = "no measures to judge"
+NO_PLAN = "no planned EBITDA effect to measure against"
 
 
 class Light(StrEnum):
@@ -55,6 +58,72 @@ def potential_status(plan: Decimal, achieved: Decimal) -> Light:
     if attainment >= GREEN_ATTAINMENT:
         return Light.GREEN
     return Light.AMBER if attainment >= AMBER_ATTAINMENT else Light.RED
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A light with the rule that decided it and the numbers the rule looked at."""
+
+    light: Light
+    reason: str
+
+
+def _percent(share: Decimal) -> str:
+    """A share as whole percent, rounded down: 94.9 % reads "94 %", as it is below 95 %."""
+    return f"{(share * 100).to_integral_value(rounding=ROUND_FLOOR)} %"
+
+
+def judge_delivery(first_open: date | None, *, today: date) -> Judged:
+    """The delivery light (`implementation_status`) of a measure whose earliest open milestone
+    is due on `first_open` (None: no open milestone), with why."""
+    light = implementation_status([first_open] if first_open else [], today=today)
+    if first_open is None:
+        return Judged(light, "no open milestone")
+    late = (today - first_open).days
+    if late <= 0:
+        return Judged(light, f"no open milestone overdue (the next is due {first_open:%d %b %Y})")
+    days = "1 day" if late == 1 else f"{late} days"
+    rule = (
+        f"amber up to {AMBER_OVERDUE_DAYS} days"
+        if light is Light.AMBER
+        else f"red beyond {AMBER_OVERDUE_DAYS} days"
+    )
+    return Judged(light, f"a milestone due {first_open:%d %b %Y} is {days} overdue, {rule}")
+
+
+def judge_value(plan: Decimal, achieved: Decimal) -> Judged:
+    """The value light (`potential_status`) of `achieved` against `plan`, with why."""
+    light = potential_status(plan, achieved)
+    attainment = plan_attainment(plan, achieved)
+    if attainment is None:
+        return Judged(light, NO_PLAN)
+    reached = f"{_percent(attainment)} of plan achieved (actual where entered, else forecast)"
+    green, amber = _percent(GREEN_ATTAINMENT), _percent(AMBER_ATTAINMENT)
+    rule = {
+        Light.GREEN: f"at least {green}",
+        Light.AMBER: f"below {green}, at least {amber}",
+        Light.RED: f"below {amber}",
+    }[light]
+    return Judged(light, f"{reached}, {rule}")
+
+
+def judge_rolled_up_delivery(
+    late_weight: Decimal, red_weight: Decimal, total_weight: Decimal, *, of: str
+) -> Judged:
+    """`rolled_up_delivery` with why; `of` names what the weights count ("planned value")."""
+    light = rolled_up_delivery(late_weight, red_weight, total_weight)
+    if total_weight <= 0:
+        return Judged(light, NOTHING_TO_JUDGE)
+    on_time = _percent((total_weight - late_weight) / total_weight)
+    within = _percent((total_weight - red_weight) / total_weight)
+    green, amber = _percent(GREEN_ATTAINMENT), _percent(AMBER_ATTAINMENT)
+    days = f"within {AMBER_OVERDUE_DAYS} days of its milestones"
+    reason = {
+        Light.GREEN: f"{on_time} of {of} on time, at least {green}",
+        Light.AMBER: f"{on_time} of {of} on time, below {green}; {within} {days}, at least {amber}",
+        Light.RED: f"{within} of {of} {days}, below {amber}",
+    }[light]
+    return Judged(light, reason)
 
 
 def rolled_up_delivery(late_weight: Decimal, red_weight: Decimal, total_weight: Decimal) -> Light:

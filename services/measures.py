@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, or_
@@ -32,7 +33,8 @@ from models.organization import (
 )
 from models.people import Person
 from models.stages import TERMINAL_STAGES
-from models.status import Light
+from models.status import Judged, Light, judge_delivery, judge_value
+from models.totals import MeasureSummary
 from services import access, audit, idempotency, my_work, rollup, totals
 from services.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from workflows.contracts import MeasureFacts
@@ -394,6 +396,25 @@ async def dual_status(
     API, the roll-ups and the Temporal search attributes show it."""
     lights = await rollup.measure_lights(session, ids=[measure_id], today=today)
     return lights.get(measure_id, (Light.GREEN, Light.NONE))
+
+
+async def judged_status(
+    session: AsyncSession, *, measure_id: int, today: date
+) -> tuple[Judged, Judged]:
+    """(delivery, value) of one measure on `today`, each with the rule and the numbers that
+    decided it; the same lights as `dual_status`, from the same summary."""
+    found = (
+        await session.exec(
+            select(MeasureSummary.first_open, MeasureSummary.plan, MeasureSummary.achieved).where(
+                MeasureSummary.measure_id == measure_id
+            )
+        )
+    ).first()
+    first_open, plan, reached = found if found else (None, 0, 0)
+    return (
+        judge_delivery(first_open, today=today),
+        judge_value(Decimal(plan), Decimal(reached)),
+    )
 
 
 async def facts(session: AsyncSession, *, measure: Measure, today: date) -> MeasureFacts:

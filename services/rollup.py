@@ -53,8 +53,8 @@ from models.stages import Stage
 from models.status import (
     AMBER_OVERDUE_DAYS,
     Light,
-    potential_status,
-    rolled_up_delivery,
+    judge_rolled_up_delivery,
+    judge_value,
 )
 from models.totals import MeasureMonthTotal, MeasureSummary, PackageMonthTotal
 
@@ -462,16 +462,20 @@ def _combine(by_org: Mapping[int, _Sums], rates: Mapping[int, GroupRates]) -> Ro
     total.verified = money["verified"].amount
     total.by_delivery, total.by_value = dict(by_delivery), dict(by_value)
     total.missing_rates = sorted({c for m in money.values() for c in m.missing_rates})
-    total.value = potential_status(total.plan, total.achieved)
+    value = judge_value(total.plan, total.achieved)
     weight = money["weight"].amount
     if weight > 0:
-        total.delivery = rolled_up_delivery(
-            money["late_weight"].amount, money["red_weight"].amount, weight
+        delivery = judge_rolled_up_delivery(
+            money["late_weight"].amount, money["red_weight"].amount, weight, of="planned value"
         )
     else:  # nothing planned yet: every measure weighs the same
         late = total.measures - by_delivery.get(Light.GREEN, 0)
         red = by_delivery.get(Light.RED, 0)
-        total.delivery = rolled_up_delivery(Decimal(late), Decimal(red), Decimal(total.measures))
+        delivery = judge_rolled_up_delivery(
+            Decimal(late), Decimal(red), Decimal(total.measures), of="the measures"
+        )
+    total.value, total.value_reason = value.light, value.reason
+    total.delivery, total.delivery_reason = delivery.light, delivery.reason
     return total
 
 

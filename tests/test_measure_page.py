@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -17,7 +18,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from config.settings import Settings
 from models.audit import AuditEvent
-from models.figures import ImpactLine, Milestone
+from models.figures import ImpactLine, Milestone, MonthlyValue
+from models.money import ImpactCategory, Scenario
 from models.stages import Stage
 from services import totals
 from services.db import transaction
@@ -334,3 +336,41 @@ async def test_the_owner_adds_corrects_and_removes_impact_lines_on_the_page(
         ("impact_line.changed", "page"),
         ("impact_line.removed", "page"),
     ]
+
+
+async def test_the_page_says_which_rule_set_each_light_and_on_which_numbers(
+    client: httpx.AsyncClient,
+    reader: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    org = await make_org(sessions)
+    measure_id = (await client.post("/api/measures", json=measure_payload(org))).json()["id"]
+    due = date.today() - timedelta(days=20)
+    async with transaction(sessions) as session:
+        line = ImpactLine(
+            measure_id=measure_id, category=ImpactCategory.COST_REDUCTION, description="licences"
+        )
+        session.add(line)
+        await session.flush()
+        session.add_all(
+            MonthlyValue(
+                impact_line_id=line.id or 0, scenario=scenario, period=date(2027, 1, 1), amount=a
+            )
+            for scenario, a in ((Scenario.PLAN, Decimal(1000)), (Scenario.FORECAST, Decimal(840)))
+        )
+        session.add(Milestone(measure_id=measure_id, title="Cut-over", planned_date=due))
+        await session.flush()
+        await totals.refresh(session, [measure_id])
+
+    page = BeautifulSoup((await reader.get(f"/measures/{measure_id}")).text, "html.parser")
+
+    delivery, value = page.select_one("#delivery-why"), page.select_one("#value-why")
+    assert delivery is not None and value is not None
+    assert delivery.find_previous_sibling("span", class_="light-red") is not None
+    assert delivery.get_text() == (
+        f"a milestone due {due:%d %b %Y} is 20 days overdue, red beyond 14 days"
+    )
+    assert value.find_previous_sibling("span", class_="light-amber") is not None
+    assert value.get_text() == (
+        "84 % of plan achieved (actual where entered, else forecast), below 95 %, at least 80 %"
+    )

@@ -89,6 +89,10 @@ async def test_the_hierarchy_browser_rolls_up_each_level(
     assert kpis["Verified"] == "€1,000.00"
     assert kpis["Of plan"] == "83.3 %"
     assert kpis["Value"] == "amber"
+    why = portfolio.select_one("p.why")
+    assert why is not None
+    assert "Value amber: 83 % of plan achieved (actual where entered, else forecast), " \
+        "below 95 %, at least 80 %." in why.get_text()  # fmt: skip
     rows = _rows(portfolio)
     assert [r[0] for r in rows] == ["Program A", "Program B"]
     assert rows[0][-2:] == ["green", "green"]  # delivery, value

@@ -116,6 +116,13 @@ async def test_portfolio_rollup_in_the_group_currency_value_weighted(
     assert whole.value is Light.AMBER
     # EUR 1,000 of 2,000 on time; EUR 100 more than 14 days late: amber, not red
     assert whole.delivery is Light.AMBER
+    assert whole.delivery_reason == (
+        "50 % of planned value on time, below 95 %; "
+        "95 % within 14 days of its milestones, at least 80 %"
+    )
+    assert whole.value_reason == (
+        "90 % of plan achieved (actual where entered, else forecast), below 95 %, at least 80 %"
+    )
     assert whole.by_delivery == {Light.GREEN: 2, Light.AMBER: 1, Light.RED: 1}
     assert whole.by_value == {Light.GREEN: 1, Light.AMBER: 1, Light.RED: 1, Light.NONE: 1}
     assert whole.missing_rates == []
@@ -126,6 +133,7 @@ async def test_portfolio_rollup_in_the_group_currency_value_weighted(
     assert (b.measures, b.plan, b.achieved) == (2, Decimal("100"), Decimal("50"))
     # all of B's planned value is three weeks late: red on both
     assert (b.delivery, b.value) == (Light.RED, Light.RED)
+    assert b.delivery_reason == "0 % of planned value within 14 days of its milestones, below 80 %"
 
 
 async def test_a_currency_without_a_rate_is_named_not_guessed(

@@ -392,7 +392,9 @@ async def render_measure(
         raise NotFound(f"measure {measure_id}")
     view = await measure_view.load(session, measure_id=measure_id)
     about = await briefing.load(session, measure_id=measure_id)
-    facts = await measures.facts(session, measure=view.measure, today=date.today())
+    delivery_status, value_status = await measures.judged_status(
+        session, measure_id=measure_id, today=date.today()
+    )
     may_edit = await access.edits_figures(session, viewer, view.measure)
     editable = figures.editable_now(view.measure) if may_edit else ()
     etags = {
@@ -411,7 +413,8 @@ async def render_measure(
             "measure": view.measure,
             "view": view,
             "about": about,
-            "facts": facts,
+            "delivery_status": delivery_status,
+            "value_status": value_status,
             "workflow_url": workflow_url,
             "actions": view.actions_for(viewer.id or 0),
             "stages": GATE_ORDER,
