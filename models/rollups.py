@@ -22,11 +22,13 @@ class Rollup(BaseModel):
     verified: Decimal = Decimal(0)
     delivery: Light = Light.NONE
     delivery_reason: str = Field(
-        default=NOTHING_TO_JUDGE, description="The rule that decided `delivery`, with the shares it looked at."
+        default=NOTHING_TO_JUDGE,
+        description="The rule that decided `delivery`, with the shares it looked at.",
     )
     value: Light = Light.NONE
     value_reason: str = Field(
-        default=NO_PLAN, description="The rule that decided `value`, with the share of plan achieved."
+        default=NO_PLAN,
+        description="The rule that decided `value`, with the share of plan achieved.",
     )
     by_delivery: dict[Light, int] = Field(default_factory=dict)
     by_value: dict[Light, int] = Field(default_factory=dict)

@@ -52,10 +52,12 @@ async def measure_table(
     session: AsyncSession,
     found: Sequence[tuple[Measure, Light, Light]],
     filters: list[str],
+    planned: dict[int, rollup.Planned] | None = None,
 ) -> Table:
-    """The measure list as a table: one row per measure, with its statuses and planned value."""
-    ids = [m.id or 0 for m, _, _ in found]
-    planned = await rollup.planned_values(session, ids)
+    """The measure list as a table: one row per measure, with its statuses and planned value
+    (`planned`, where the list was read with them)."""
+    if planned is None:
+        planned = await rollup.planned_values(session, [m.id or 0 for m, _, _ in found])
     people = {m_id for m, _, _ in found for m_id in (m.owner_id, m.sponsor_id, m.controller_id)}
     names = dict(
         (

@@ -135,18 +135,6 @@ async def portfolio_of(session: AsyncSession, level: Level, node_id: int) -> int
     return found.first()
 
 
-async def group_currency(session: AsyncSession, level: Level, node: Any) -> str:
-    if level.name == "organization":
-        return str(node.group_currency)
-    nodes = lineage(level).subquery()
-    query = (
-        select(Organization.group_currency)
-        .join(nodes, nodes.c.organization_id == Organization.id)
-        .where(nodes.c.id == node.id)
-    )
-    return (await session.exec(query)).one()
-
-
 async def browse(
     session: AsyncSession, level: Level, node: Any, person: Person, today: date
 ) -> NodeView:
@@ -154,7 +142,9 @@ async def browse(
     measures `person` may see."""
     where = access.visible_measures(person)
     scope = rollup.Filters(**{level.key: node.id})
-    currency = await group_currency(session, level, node)
+    path = await ancestors(session, level, node)
+    organization = path[0][1] if path else node  # the root of every path
+    currency = str(organization.group_currency)
     if level.child == "measure":
         child_key, child_label = "id", "measure"
         below = (
@@ -179,10 +169,7 @@ async def browse(
         id=node.id,
         name=node.name,
         rollup=own.get(node.id, empty),
-        path=[
-            NodeRef(level=lv.name, id=n.id, name=n.name)
-            for lv, n in await ancestors(session, level, node)
-        ],
+        path=[NodeRef(level=lv.name, id=n.id, name=n.name) for lv, n in path],
         children=[
             NodeRollup(level=child_label, id=cid, name=name, rollup=rolled.get(cid, empty))
             for cid, name in below

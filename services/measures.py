@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, or_
+from sqlalchemy import select as rows_of  # rows, not scalars: the page's ids with their values
 from sqlmodel import SQLModel, col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -301,9 +302,18 @@ async def list_all(
     return (await session.exec(query)).all()
 
 
+class Found(NamedTuple):
+    """A page of measures, how many match in all, and, when the page was sorted by planned
+    value, each measure's planned value (read with the order; else None)."""
+
+    measures: list[Measure]
+    total: int
+    planned: dict[int, rollup.Planned] | None = None
+
+
 async def find(
     session: AsyncSession, *, query: MeasureQuery, where: Any, person_id: int, today: date
-) -> tuple[Sequence[Measure], int]:
+) -> Found:
     """The page of measures `query` asks for among those matching `where` (what person
     `person_id` may see), and how many match in all. The statuses are those of `today`."""
     levels = _in_levels(query)
@@ -325,20 +335,28 @@ async def find(
     total = (await session.exec(counted)).one()
     name, descending = query.sort.removeprefix("-"), query.sort.startswith("-")
     # The page's ids first, ordered over narrow rows; then those measures whole.
+    planned = None
     if name == "planned_value":
-        # The hierarchy is joined for the rates: the level filters go on the joined levels.
-        page, planned = rollup.with_planned_value(select(Measure.id))
+        # The hierarchy is joined for the rates: the level filters go on the joined levels, and
+        # the planned values come with the order.
+        joined, value = rollup.with_planned_value(rows_of(col(Measure.id)))
+        page = joined.add_columns(value.plan, value.rate, value.group_currency)
         page = page.where(*conditions, *_on_levels(query))
-        column: Any = planned.sort_key
+        column: Any = value.sort_key
         order = (column.desc() if descending else column.asc()).nulls_last()
     else:
         page = select(Measure.id).where(*conditions, *levels)
         column = col(getattr(Measure, name))
         order = column.desc() if descending else column.asc()
     page = page.order_by(order, col(Measure.id).desc()).offset(query.offset).limit(query.limit)
-    ids = list((await session.exec(page)).all())
+    rows = (await session.exec(page)).all()
+    if name == "planned_value":
+        planned = rollup.planned_from(rows)
+        ids = [row[0] for row in rows]
+    else:
+        ids = list(rows)
     found = {m.id: m for m in (await session.exec(select(Measure).where(col(Measure.id).in_(ids))))}
-    return [found[i] for i in ids], total
+    return Found([found[i] for i in ids], total, planned)
 
 
 def _conditions(query: MeasureQuery) -> list[Any]:
@@ -405,9 +423,9 @@ async def judged_status(
     decided it; the same lights as `dual_status`, from the same summary."""
     found = (
         await session.exec(
-            select(MeasureSummary.first_open, MeasureSummary.plan, MeasureSummary.achieved).where(
-                MeasureSummary.measure_id == measure_id
-            )
+            select(
+                col(MeasureSummary.first_open), MeasureSummary.plan, MeasureSummary.achieved
+            ).where(MeasureSummary.measure_id == measure_id)
         )
     ).first()
     first_open, plan, reached = found if found else (None, 0, 0)

@@ -165,6 +165,10 @@ class PlannedValue:
     sort_key: Any
 
 
+# A measure's planned value in its group currency (None without a rate), and that currency.
+Planned = tuple[Decimal | None, str]
+
+
 def with_planned_value(query: Any) -> tuple[Any, PlannedValue]:
     """`query`, a select of measures (from Measure), joined with what gives each measure its
     planned value, and the columns that say it."""
@@ -190,16 +194,19 @@ def with_planned_value(query: Any) -> tuple[Any, PlannedValue]:
     return joined, PlannedValue(plan, rate, organization.c.group_currency, sort_key)
 
 
-async def planned_values(
-    session: AsyncSession, ids: list[int]
-) -> dict[int, tuple[Decimal | None, str]]:
+async def planned_values(session: AsyncSession, ids: list[int]) -> dict[int, Planned]:
     """The planned value of each of the measures `ids` in its group currency, and that
     currency; None where no rate converts it."""
     if not ids:
         return {}
     query, planned = with_planned_value(select(_measure.c.id).where(_measure.c.id.in_(ids)))
     statement = query.add_columns(planned.plan, planned.rate, planned.group_currency)
-    found = (await session.exec(statement)).all()
+    return planned_from((await session.exec(statement)).all())
+
+
+def planned_from(rows: Iterable[Any]) -> dict[int, Planned]:
+    """`planned_values` from rows of (measure id, plan, rate, group currency): the columns of
+    `PlannedValue`, read wherever a query already joined them."""
     return {
         measure_id: (
             None
@@ -209,7 +216,7 @@ async def planned_values(
             ),
             currency,
         )
-        for measure_id, plan, rate, currency in found
+        for measure_id, plan, rate, currency in rows
     }
 
 

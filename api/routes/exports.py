@@ -41,7 +41,7 @@ async def measure_list(
     query: Annotated[MeasureQuery, Query()],
 ) -> Response:
     everything = query.model_copy(update={"limit": exports.EXPORT_LIMIT, "offset": 0})
-    found, total = await measures.find(
+    found, total, planned = await measures.find(
         session,
         query=everything,
         where=access.visible_measures(person),
@@ -55,7 +55,7 @@ async def measure_list(
         f"{total} measures" + (f", the first {len(found)}" if total > len(found) else ""),
     ]
     rows = await measures.with_status(session, found, today=date.today())
-    table = await exports.measure_table(session, rows, filters)
+    table = await exports.measure_table(session, rows, filters, planned)
     return _file(table, fmt, "measures")
 
 

@@ -111,7 +111,7 @@ async def list_measures(
     response: Response,
 ) -> list[MeasurePublic]:
     visible = access.visible_measures(person)
-    found, total = await measures.find(
+    found, total, _ = await measures.find(
         session, query=query, where=visible, person_id=person.id or 0, today=date.today()
     )
     response.headers["X-Total-Count"] = str(total)

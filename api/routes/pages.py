@@ -74,7 +74,7 @@ async def measure_list(
 ) -> HTMLResponse:
     """The measures the viewer may see, searched, filtered and paged like the API's list."""
     query = query.model_copy(update={"limit": min(query.limit, PAGE_SIZE)})
-    found, total = await measures.find(
+    found, total, planned = await measures.find(
         session,
         query=query,
         where=access.visible_measures(viewer),
@@ -82,7 +82,8 @@ async def measure_list(
         today=date.today(),
     )
     rows = await measures.with_status(session, found, today=date.today())
-    planned = await rollup.planned_values(session, [m.id or 0 for m in found])
+    if planned is None:
+        planned = await rollup.planned_values(session, [m.id or 0 for m in found])
     chosen = query.model_dump(exclude_defaults=True, exclude={"limit", "offset"})
     return templates.TemplateResponse(
         request,
