@@ -92,19 +92,6 @@ def measures(today: date | None, where: Any = None) -> Subquery:
     hierarchy, currency, plan / achieved / verified in currency units, and its dual status on
     `today` (None: the statement takes the parameters `today` and `amber_since`). Read from
     the measures' summaries alone (and the small hierarchy tables)."""
-    due = _summary.c.first_open
-    day: Any
-    amber_since: Any
-    if today is None:
-        day, amber_since = bindparam("today", type_=Date), bindparam("amber_since", type_=Date)
-    else:
-        day, amber_since = today, today - timedelta(days=AMBER_OVERDUE_DAYS)
-    delivery = case(
-        (due.is_(None), Light.GREEN.value),
-        (due >= day, Light.GREEN.value),
-        (due >= amber_since, Light.AMBER.value),
-        else_=Light.RED.value,
-    )
     query = _placed(
         _summary,
         _summary.c.measure_id.label("id"),
@@ -112,12 +99,30 @@ def measures(today: date | None, where: Any = None) -> Subquery:
         _summary.c.plan,
         _summary.c.achieved,
         _summary.c.verified,
-        delivery.label("delivery"),
+        _delivery(today).label("delivery"),
         _summary.c.value,
     )
     if where is not None and not isinstance(where, True_):
         query = query.where(_summary.c.measure_id.in_(select(_measure.c.id).where(where)))
     return query.subquery("measures")
+
+
+def _delivery(today: date | None) -> Any:
+    """A measure's delivery light on `today` from its summary's first open milestone (None: the
+    statement takes the parameters `today` and `amber_since`)."""
+    due = _summary.c.first_open
+    day: Any
+    amber_since: Any
+    if today is None:
+        day, amber_since = bindparam("today", type_=Date), bindparam("amber_since", type_=Date)
+    else:
+        day, amber_since = today, today - timedelta(days=AMBER_OVERDUE_DAYS)
+    return case(
+        (due.is_(None), Light.GREEN.value),
+        (due >= day, Light.GREEN.value),
+        (due >= amber_since, Light.AMBER.value),
+        else_=Light.RED.value,
+    )
 
 
 def _placed(table: Any, *columns: Any) -> Any:
@@ -501,6 +506,8 @@ async def measure_lights(
 
 @cache
 def _lights_statement() -> Any:
-    """The statement behind `measure_lights`, built once: every lifecycle step and page asks."""
-    rows = measures(None, _measure.c.id.in_(bindparam("ids", expanding=True)))
-    return select(rows.c.id, rows.c.delivery, rows.c.value)
+    """The statement behind `measure_lights`, built once: every lifecycle step and page asks.
+    It reads the summaries alone: a light needs no place in the hierarchy."""
+    return select(
+        _summary.c.measure_id.label("id"), _delivery(None).label("delivery"), _summary.c.value
+    ).where(_summary.c.measure_id.in_(bindparam("ids", expanding=True)))
