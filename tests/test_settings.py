@@ -64,8 +64,9 @@ async def test_a_worker_takes_on_only_as_many_activities_as_it_has_slots(
 ) -> None:
     # The rest wait on the Temporal server, unstarted, for whichever worker frees a slot first.
     assert Settings().worker_activity_slots == 40
-    narrow = settings.model_copy(update={"worker_activity_slots": 3})
+    narrow = settings.model_copy(update={"worker_activity_slots": 3, "worker_cached_workflows": 7})
     worker = build_worker(temporal_env.client, settings=narrow, sessions=sessions)
     assert worker.config()["max_concurrent_activities"] == 3
+    assert worker.config()["max_cached_workflows"] == 7
     with pytest.raises(ValidationError, match="worker_activity_slots"):
         Settings(worker_activity_slots=0)

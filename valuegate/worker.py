@@ -104,6 +104,7 @@ def build_worker(
             imports.record_import_failure,
         ],
         max_concurrent_activities=settings.worker_activity_slots,
+        max_cached_workflows=settings.worker_cached_workflows,
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
