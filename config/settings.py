@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     # yet started (their start-to-close clock not running), for whichever worker frees a slot
     # first; a busy worker with the SDK's 100 held some past their start-to-close timeout.
     worker_activity_slots: int = Field(default=40, ge=1, le=1000)
-    # Workflows one worker process keeps in memory (the SDK's default, about 0.3 MB each). A
+    # Workflows one worker process keeps in memory (the SDK's default; about 0.15 MB each). A
     # task for any other workflow first rebuilds it from its history: size it to the lifecycles
     # with an open gate or timer per worker where memory allows.
     worker_cached_workflows: int = Field(default=1000, ge=1, le=100_000)
