@@ -26,10 +26,38 @@ from services.db import sync_url
 TEST_DATABASE_URL_VARIABLE = "VALUEGATE_TEST_DATABASE_URL"
 
 
+def _ports_no_client_is_given() -> range:
+    """Ports below the kernel's ephemeral range: never the local end of an outgoing connection."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(10_000, low)
+
+
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A port free now, which stays free until a server listens on it.
+
+    A port bound to 0 comes from the ephemeral range, and any client socket opened before the
+    server starts — the Temporal dev server's own among them — may be given it. So a port below
+    that range, not handed out before by this process.
+    """
+    candidates = _ports_no_client_is_given()
+    for _ in range(1_000):
+        port = secrets.choice(candidates)
+        if port in _handed_out:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {candidates}")
 
 
 @contextlib.contextmanager
