@@ -13,3 +13,5 @@ FACTS_REFUSED = "FactsRefused"
 RUN_IMPORT = "run_import_job"
 FOLLOW_UP_IMPORT = "follow_up_import_job"
 FAIL_IMPORT = "record_import_failure"
+
+REVIEW_FORECASTS = "review_forecasts"

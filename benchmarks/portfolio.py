@@ -42,6 +42,7 @@ from sqlmodel import select
 
 from api.app import create_app
 from config.settings import Settings
+from models import forecasts
 from models.money import STORAGE_SCALE
 from models.people import Person
 from models.status import AMBER_OVERDUE_DAYS
@@ -51,6 +52,7 @@ from services.db import create_engine, session_factory, transaction
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/valuegate_bench"
 STAGES = ["defined", "identified", "detailed", "decided", "implemented", "closed", "on_hold",
           "cancelled"]  # fmt: skip
+ASKED = {stage.value for stage in forecasts.ASKED_IN}
 START = date(2027, 1, 1)
 MONTHS = [date(2027 + m // 12, m % 12 + 1, 1) for m in range(24)]
 ADMIN_EMAIL = "bench.admin@valuegate.example"
@@ -127,6 +129,14 @@ DELIVERY = """
     CASE WHEN s.first_open IS NULL OR s.first_open >= :today THEN 'green'
          WHEN s.first_open >= :amber_since THEN 'amber' ELSE 'red' END
 """
+# The value light: the summary's, amber at best while the forecast is unconfirmed.
+VALUE = """
+    CASE WHEN s.value = 'green' AND s.forecast_confirmed_on < :stale_before THEN 'amber'
+         ELSE s.value END
+"""
+UNCONFIRMED = """
+    sum(CASE WHEN s.forecast_confirmed_on < :stale_before AND s.plan > 0 THEN s.plan ELSE 0 END)
+"""
 SUMMARY_PATH = """
     FROM measure_summary s
     JOIN measure_package pk ON pk.id = s.package_id
@@ -136,8 +146,8 @@ SUMMARY_PATH = """
     LEFT JOIN legal_entity le ON le.id = s.legal_entity_id
 """
 TOTALS_BY_STAGE = f"""
-    SELECT s.stage, le.currency, {DELIVERY}, s.value, count(*), sum(s.plan), sum(s.achieved),
-           sum(s.verified)
+    SELECT s.stage, le.currency, {DELIVERY}, {VALUE}, count(*), sum(s.plan), sum(s.achieved),
+           sum(s.verified), {UNCONFIRMED}
     {SUMMARY_PATH}
     WHERE pf.organization_id = :org
     GROUP BY 1, 2, 3, 4
@@ -154,8 +164,8 @@ TOTALS_BY_MONTH = """
     GROUP BY t.period, le.currency
 """
 TOTALS_BY_PROGRAM = f"""
-    SELECT pg.id, le.currency, {DELIVERY}, s.value, count(*), sum(s.plan), sum(s.achieved),
-           sum(s.verified)
+    SELECT pg.id, le.currency, {DELIVERY}, {VALUE}, count(*), sum(s.plan), sum(s.achieved),
+           sum(s.verified), {UNCONFIRMED}
     {SUMMARY_PATH}
     WHERE pf.id = :portfolio AND s.stage <> 'cancelled'
     GROUP BY 1, 2, 3, 4
@@ -256,12 +266,17 @@ def load(database_url: str, measures: int) -> None:
                     )
         measure_rows, line_rows, value_rows, milestone_rows = [], [], [], []
         value_id = milestone_id = 0
+        # Forecasts between Decided and closure: one in seven not confirmed since the month
+        # before last.
+        today = date.today()
+        stale = forecasts.stale_before(today) - timedelta(days=10)
         for mid in range(1, measures + 1):
             stage = STAGES[mid % len(STAGES)]
             entity = 2 if mid % 5 == 0 else 1
+            confirmed = (stale if mid % 7 == 0 else today) if stage in ASKED else "\\N"
             measure_rows.append(
                 f"{mid}\tMeasure {mid}\t\t{package_ids[mid % len(package_ids)]}\t1\t{entity}\t"
-                f"{START}\t24\t{stage}\t{now}\t{now}\t0\n"
+                f"{START}\t24\t{stage}\t{now}\t{now}\t0\t{confirmed}\n"
             )
             line_rows.append(f"{mid}\t{mid}\tcost_reduction\tSavings\n")
             monthly = rng.randint(1_000, 50_000) * STORAGE_SCALE
@@ -282,7 +297,7 @@ def load(database_url: str, measures: int) -> None:
             "measure",
             "id, title, description, package_id, business_unit_id, "
             "legal_entity_id, plan_start, horizon_months, stage, created_at, updated_at, "
-            "plan_version",
+            "plan_version, forecast_confirmed_on",
             measure_rows,
         )
         _copy(cur, "impact_line", "id, measure_id, category, description", line_rows)
@@ -358,6 +373,7 @@ async def run(database_url: str, rounds: int) -> None:
         day: dict[str, object] = {
             "today": today,
             "amber_since": today - timedelta(days=AMBER_OVERDUE_DAYS),
+            "stale_before": forecasts.stale_before(today),
         }
         cases = {
             "dashboard": (

@@ -67,6 +67,9 @@ class Measure(MeasureBase, table=True):
     # Set when the Decided gate passes: the plan becomes baseline version 1 and is read-only.
     plan_frozen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     plan_version: int = 0
+    # The day the owner last confirmed or revised the forecast (the Decided gate counts as one);
+    # models.forecasts says when that is too long ago.
+    forecast_confirmed_on: date | None = None
     # The id the measure has in the organization's own files (an import matches rows by it).
     external_id: str | None = Field(default=None, max_length=80, index=True)
 
@@ -119,6 +122,10 @@ class MeasurePublic(MeasureBase):
     workflow_id: str
     implementation_status: Light
     potential_status: Light
+    forecast_confirmed_on: date | None = Field(
+        default=None,
+        description="The day the owner last confirmed or revised the forecast (from Decided).",
+    )
     created_at: datetime
     updated_at: datetime
 

@@ -9,6 +9,8 @@ from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
 from typing import TypeVar
 
+from models.forecasts import due_by
+
 K = TypeVar("K", bound=Hashable)
 
 AMBER_OVERDUE_DAYS = 14
@@ -16,6 +18,7 @@ GREEN_ATTAINMENT = Decimal("0.95")
 AMBER_ATTAINMENT = Decimal("0.80")
 NOTHING_TO_JUDGE = "no measures to judge"
 NO_PLAN = "no planned EBITDA effect to measure against"
+FORECAST_NOT_CONFIRMED = "forecast not confirmed"
 
 
 class Light(StrEnum):
@@ -91,8 +94,13 @@ def judge_delivery(first_open: date | None, *, today: date) -> Judged:
     return Judged(light, f"a milestone due {first_open:%d %b %Y} is {days} overdue, {rule}")
 
 
-def judge_value(plan: Decimal, achieved: Decimal) -> Judged:
-    """The value light (`potential_status`) of `achieved` against `plan`, with why."""
+def judge_value(
+    plan: Decimal, achieved: Decimal, *, unconfirmed_since: date | None = None
+) -> Judged:
+    """The value light (`potential_status`) of `achieved` against `plan`, with why.
+
+    `unconfirmed_since`: the day the forecast was last confirmed, when that is too long ago
+    (models.forecasts): the light is amber at best."""
     light = potential_status(plan, achieved)
     attainment = plan_attainment(plan, achieved)
     if attainment is None:
@@ -104,7 +112,31 @@ def judge_value(plan: Decimal, achieved: Decimal) -> Judged:
         Light.AMBER: f"below {green}, at least {amber}",
         Light.RED: f"below {amber}",
     }[light]
-    return Judged(light, f"{reached}, {rule}")
+    judged = f"{reached}, {rule}"
+    if unconfirmed_since is None:
+        return Judged(light, judged)
+    stale = (
+        f"{FORECAST_NOT_CONFIRMED} since {unconfirmed_since:%d %b %Y} "
+        f"(due by {due_by(unconfirmed_since):%d %b %Y})"
+    )
+    if light is Light.GREEN:
+        return Judged(Light.AMBER, f"{stale}, amber until it is; {judged}")
+    return Judged(light, f"{judged}; {stale}")
+
+
+def judge_rolled_up_value(
+    plan: Decimal, achieved: Decimal, *, weight: Decimal, unconfirmed_weight: Decimal
+) -> Judged:
+    """The value light of a group (`judge_value` of its totals), amber at best while less than
+    95 % of its planned value (`weight`: the positive plans) has a confirmed forecast."""
+    judged = judge_value(plan, achieved)
+    if unconfirmed_weight <= 0 or weight <= 0:
+        return judged
+    confirmed = (weight - unconfirmed_weight) / weight
+    said = f"{_percent(confirmed)} of planned value has a confirmed forecast"
+    if judged.light is Light.GREEN and confirmed < GREEN_ATTAINMENT:
+        return Judged(Light.AMBER, f"{said}, below {_percent(GREEN_ATTAINMENT)}; {judged.reason}")
+    return Judged(judged.light, f"{judged.reason}; {said}")
 
 
 def judge_rolled_up_delivery(

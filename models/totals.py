@@ -84,6 +84,9 @@ class MeasureSummary(SQLModel, table=True):
     value: Light = Field(sa_type=EnumText(Light))
     first_open: date | None = None
     counted: bool
+    # While owners are asked for forecasts (models.forecasts.ASKED_IN): the day this one's was
+    # last confirmed (today decides whether that is too long ago); else None.
+    forecast_confirmed_on: date | None = None
 
 
 class PackageMonthTotal(SQLModel, table=True):

@@ -200,6 +200,10 @@ def _stage_columns(fact: StageChanged, at: datetime) -> dict[str, Any]:
         unfrozen = col(Measure.plan_frozen_at).is_(None)
         columns["plan_frozen_at"] = func.coalesce(col(Measure.plan_frozen_at), at)
         columns["plan_version"] = case((unfrozen, 1), else_=col(Measure.plan_version))
+        # The approvers decided on the forecast as it stood: it counts as confirmed that day.
+        columns["forecast_confirmed_on"] = func.coalesce(
+            col(Measure.forecast_confirmed_on), at.date()
+        )
     return columns
 
 

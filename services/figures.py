@@ -19,13 +19,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.audit import Actor
-from models.columns import MoneyType
+from models.columns import MoneyType, utcnow
 from models.criteria import horizon, plan_months
 from models.figures import ImpactLine, MonthlyValue
 from models.measure import Measure
 from models.money import Scenario, amount_problem
 from models.stages import TERMINAL_STAGES
-from services import audit, snapshot, totals
+from services import audit, forecasts, snapshot, totals
 from services.errors import FieldProblem, InvalidInput
 
 EDITABLE = (Scenario.PLAN, Scenario.FORECAST, Scenario.ACTUAL)
@@ -99,6 +99,8 @@ async def replace(
         for p, a in sorted(values.items())
     )
     await session.flush()
+    if scenario is Scenario.FORECAST:  # a revised forecast is a confirmed one
+        await forecasts.revised(session, [measure.id or 0], today=utcnow().date())
     await totals.refresh(session, [measure.id or 0])
     await audit.record(
         session,
@@ -184,6 +186,8 @@ async def replace_many(
             await (await session.connection()).execute(_UNNEST_INSERT, _columns(chunk, dialect))
         else:
             await session.exec(insert(MonthlyValue), params=chunk)
+    revised = {c.measure.id or 0 for c in accepted if c.scenario is Scenario.FORECAST}
+    await forecasts.revised(session, revised, today=utcnow().date())
     await totals.refresh(session, {change.measure.id or 0 for change in accepted})
     # The events go in a thousand series at a time, so a large import never holds them all.
     for start in range(0, len(accepted), audit.APPEND_CHUNK):

@@ -12,6 +12,7 @@ from sqlalchemy import select as rows_of  # rows, not scalars: the page's ids wi
 from sqlmodel import SQLModel, col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import forecasts
 from models.audit import Actor, Channel
 from models.columns import MAX_ID, utcnow
 from models.measure import (
@@ -424,14 +425,18 @@ async def judged_status(
     found = (
         await session.exec(
             select(
-                col(MeasureSummary.first_open), MeasureSummary.plan, MeasureSummary.achieved
+                col(MeasureSummary.first_open),
+                MeasureSummary.plan,
+                MeasureSummary.achieved,
+                col(MeasureSummary.forecast_confirmed_on),
             ).where(MeasureSummary.measure_id == measure_id)
         )
     ).first()
-    first_open, plan, reached = found if found else (None, 0, 0)
+    first_open, plan, reached, confirmed = found if found else (None, 0, 0, None)
+    stale = confirmed if forecasts.unconfirmed(confirmed, today=today) else None
     return (
         judge_delivery(first_open, today=today),
-        judge_value(Decimal(plan), Decimal(reached)),
+        judge_value(Decimal(plan), Decimal(reached), unconfirmed_since=stale),
     )
 
 

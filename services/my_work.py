@@ -1,5 +1,5 @@
-"""What a person has to do: gates waiting for their decision, their measures' next steps, and
-their overdue milestones."""
+"""What a person has to do: gates waiting for their decision, their measures' next steps (a
+forecast to confirm among them), and their overdue milestones."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import date
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import forecasts
 from models.delegation import Delegation
 from models.figures import Milestone
 from models.gates import Gate, GateDecisionRecord, GateStatus, SteeringMember
@@ -107,7 +108,7 @@ async def load(session: AsyncSession, *, person_id: int, today: date) -> MyWork:
                 break
     gated = {g.measure_id for g, _, _ in open_gates}
     owned = [
-        OwnedMeasure(measure=m, next_step=_next_step(m, m.id in gated))
+        OwnedMeasure(measure=m, next_step=_next_step(m, m.id in gated, today))
         for m in mine
         if m.owner_id == person_id
     ]
@@ -145,10 +146,19 @@ async def _deputised_for(session: AsyncSession, person_id: int, today: date) -> 
     return {p.id or 0: p for p in rows}
 
 
-def _next_step(measure: Measure, gate_open: bool) -> str:
+def _next_step(measure: Measure, gate_open: bool, today: date) -> str:
     if measure.stage is Stage.ON_HOLD:
         return f"on hold until the review on {measure.hold_review_date}"
-    if gate_open:
-        return "waiting for the gate's approvers"
+    steps = []
+    confirmed = measure.forecast_confirmed_on
+    if measure.stage in forecasts.ASKED_IN and confirmed and confirmed < today.replace(day=1):
+        steps.append(
+            f"confirm or revise the forecast (last confirmed {confirmed:%d %b %Y}, "
+            f"due by {forecasts.due_by(confirmed):%d %b %Y})"
+        )
     upcoming = next_stage(measure.stage)
-    return f"submit the gate to {upcoming.label}" if upcoming else "nothing"
+    if gate_open:
+        steps.append("waiting for the gate's approvers")
+    elif upcoming:
+        steps.append(f"submit the gate to {upcoming.label}")
+    return "; ".join(steps) or "nothing"

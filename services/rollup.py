@@ -36,6 +36,7 @@ from sqlalchemy import type_coerce as as_type
 from sqlalchemy.sql.expression import True_
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import forecasts
 from models.columns import RateType
 from models.fx import PRECISION, Converted, FxRate, convert
 from models.measure import Measure
@@ -54,7 +55,7 @@ from models.status import (
     AMBER_OVERDUE_DAYS,
     Light,
     judge_rolled_up_delivery,
-    judge_value,
+    judge_rolled_up_value,
 )
 from models.totals import MeasureMonthTotal, MeasureSummary, PackageMonthTotal
 
@@ -90,7 +91,8 @@ def places(where: Any = None) -> Any:
 def measures(today: date | None, where: Any = None) -> Subquery:
     """One row per measure (those matching `where`, a clause on Measure): its place in the
     hierarchy, currency, plan / achieved / verified in currency units, and its dual status on
-    `today` (None: the statement takes the parameters `today` and `amber_since`). Read from
+    `today` (None: the statement takes the parameters of `day_parameters`), and whether its
+    forecast is unconfirmed. Read from
     the measures' summaries alone (and the small hierarchy tables)."""
     query = _placed(
         _summary,
@@ -100,7 +102,8 @@ def measures(today: date | None, where: Any = None) -> Subquery:
         _summary.c.achieved,
         _summary.c.verified,
         _delivery(today).label("delivery"),
-        _summary.c.value,
+        _value(today).label("value"),
+        _unconfirmed(today).label("unconfirmed"),
     )
     if where is not None and not isinstance(where, True_):
         query = query.where(_summary.c.measure_id.in_(select(_measure.c.id).where(where)))
@@ -123,6 +126,34 @@ def _delivery(today: date | None) -> Any:
         (due >= amber_since, Light.AMBER.value),
         else_=Light.RED.value,
     )
+
+
+def day_parameters(today: date) -> dict[str, date]:
+    """The parameters a statement built for no particular day takes for `today`."""
+    return {
+        "today": today,
+        "amber_since": today - timedelta(days=AMBER_OVERDUE_DAYS),
+        "stale_before": forecasts.stale_before(today),
+    }
+
+
+def _unconfirmed(today: date | None) -> Any:
+    """Whether a measure's forecast is unconfirmed on `today` (models.forecasts; None: the
+    statement takes the parameter `stale_before`)."""
+    if today is None:
+        before: Any = bindparam("stale_before", type_=Date)
+    else:
+        before = forecasts.stale_before(today)
+    return and_(
+        _summary.c.forecast_confirmed_on.is_not(None), _summary.c.forecast_confirmed_on < before
+    )
+
+
+def _value(today: date | None) -> Any:
+    """A measure's value light on `today`: its summary's, amber at best while its forecast is
+    unconfirmed (None: the statement takes the parameter `stale_before`)."""
+    green = _summary.c.value == Light.GREEN.value
+    return case((and_(green, _unconfirmed(today)), Light.AMBER.value), else_=_summary.c.value)
 
 
 def _placed(table: Any, *columns: Any) -> Any:
@@ -267,13 +298,22 @@ class _Sums:
                 mine[currency] = mine.get(currency, Decimal(0)) + amount
 
 
-MONEY = ("plan", "achieved", "verified", "weight", "late_weight", "red_weight")
+MONEY = (
+    "plan",
+    "achieved",
+    "verified",
+    "weight",
+    "late_weight",
+    "red_weight",
+    "unconfirmed_weight",
+)
 
 
 def _money_sums(rows: Subquery) -> list[Any]:
     weight = case((rows.c.plan > 0, rows.c.plan), else_=0)
     late = case((rows.c.delivery != Light.GREEN.value, weight), else_=0)
     red = case((rows.c.delivery == Light.RED.value, weight), else_=0)
+    unconfirmed = case((rows.c.unconfirmed, weight), else_=0)
     return [
         func.sum(rows.c.plan).label("plan"),
         func.sum(rows.c.achieved).label("achieved"),
@@ -281,6 +321,7 @@ def _money_sums(rows: Subquery) -> list[Any]:
         func.sum(weight).label("weight"),
         func.sum(late).label("late_weight"),
         func.sum(red).label("red_weight"),
+        func.sum(unconfirmed).label("unconfirmed_weight"),
     ]
 
 
@@ -474,8 +515,13 @@ def _combine(by_org: Mapping[int, _Sums], rates: Mapping[int, GroupRates]) -> Ro
     total.verified = money["verified"].amount
     total.by_delivery, total.by_value = dict(by_delivery), dict(by_value)
     total.missing_rates = sorted({c for m in money.values() for c in m.missing_rates})
-    value = judge_value(total.plan, total.achieved)
     weight = money["weight"].amount
+    value = judge_rolled_up_value(
+        total.plan,
+        total.achieved,
+        weight=weight,
+        unconfirmed_weight=money["unconfirmed_weight"].amount,
+    )
     if weight > 0:
         delivery = judge_rolled_up_delivery(
             money["late_weight"].amount, money["red_weight"].amount, weight, of="planned value"
@@ -495,11 +541,7 @@ async def measure_lights(
     session: AsyncSession, *, ids: Sequence[int], today: date
 ) -> dict[int, tuple[Light, Light]]:
     """(delivery, value) of each measure in `ids`, as the roll-ups see them."""
-    params = {
-        "ids": list(ids),
-        "today": today,
-        "amber_since": today - timedelta(days=AMBER_OVERDUE_DAYS),
-    }
+    params = {"ids": list(ids), **day_parameters(today)}
     found = (await session.exec(_lights_statement(), params=params)).all()
     return {row.id: (Light(row.delivery), Light(row.value)) for row in found}
 
@@ -509,5 +551,7 @@ def _lights_statement() -> Any:
     """The statement behind `measure_lights`, built once: every lifecycle step and page asks.
     It reads the summaries alone: a light needs no place in the hierarchy."""
     return select(
-        _summary.c.measure_id.label("id"), _delivery(None).label("delivery"), _summary.c.value
+        _summary.c.measure_id.label("id"),
+        _delivery(None).label("delivery"),
+        _value(None).label("value"),
     ).where(_summary.c.measure_id.in_(bindparam("ids", expanding=True)))

@@ -5,7 +5,8 @@ entity, and its cancellation call `refresh` with the measures they touched, insi
 transaction: their rows are recomputed from the monthly values, and what they add to their
 packages' month totals is taken out as it was and put back as it is now, so a total can never
 hold a change that was rolled back, nor miss one that committed. Other stage changes call
-`restage`, changes of milestones `refresh_first_open`. `differences` recomputes everything and
+`restage`, changes of milestones `refresh_first_open`, a confirmed forecast
+`refresh_forecast_confirmed`. `differences` recomputes everything and
 compares (`valuegate rollup-verify`).
 """
 
@@ -32,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.figures import ImpactLine, Milestone, MonthlyValue
+from models.forecasts import ASKED_IN
 from models.measure import Measure
 from models.money import ImpactCategory, Scenario
 from models.stages import Stage
@@ -148,11 +150,18 @@ def summary_rows(ids: list[int] | None = None) -> Any:
             value_light(plan, achieved).label("value"),
             first_open.c.first_open,
             (_measure.c.stage != Stage.CANCELLED.value).label("counted"),
+            _forecast_confirmed(_measure).label("forecast_confirmed_on"),
         )
         .outerjoin(ebitda, ebitda.c.measure_id == _measure.c.id)
         .outerjoin(first_open, first_open.c.measure_id == _measure.c.id)
         .where(of(_measure.c.id))
     )
+
+
+def _forecast_confirmed(measure: Any) -> Any:
+    """The day the measure's forecast was last confirmed, while forecasts are asked of it."""
+    asked = measure.c.stage.in_([stage.value for stage in ASKED_IN])
+    return case((asked, measure.c.forecast_confirmed_on), else_=None)
 
 
 def package_rows(summaries: Any, months: Any) -> Any:
@@ -169,7 +178,16 @@ def package_rows(summaries: Any, months: Any) -> Any:
 
 MONTH_COLUMNS = ["measure_id", "category", "period", *AMOUNTS]
 TOTAL_COLUMNS = ["measure_id", "category", *AMOUNTS]
-SUMMARY_COLUMNS = ["measure_id", "stage", *PLACE, *EBITDA, "value", "first_open", "counted"]
+SUMMARY_COLUMNS = [
+    "measure_id",
+    "stage",
+    *PLACE,
+    *EBITDA,
+    "value",
+    "first_open",
+    "counted",
+    "forecast_confirmed_on",
+]
 PACKAGE_COLUMNS = [*PLACE, "period", *EBITDA]
 
 Contributions = dict[tuple[int, int, int, Any], tuple[int, ...]]
@@ -208,13 +226,25 @@ async def refresh_first_open(session: AsyncSession, measure_id: int) -> None:
 
 
 async def restage(session: AsyncSession, measure_id: int, stage: Stage) -> None:
-    """Keep the measure's new stage; a cancelled measure's figures leave its package totals."""
+    """Keep the measure's new stage (after it is written to the measure); a cancelled measure's
+    figures leave its package totals."""
     if stage is Stage.CANCELLED:
         await refresh(session, [measure_id])
     else:
-        await session.exec(
-            update(_summary).where(_summary.c.measure_id == measure_id).values(stage=stage.value)
-        )
+        await refresh_forecast_confirmed(session, measure_id, stage=stage.value)
+
+
+async def refresh_forecast_confirmed(
+    session: AsyncSession, measure_id: int, **changed: Any
+) -> None:
+    """Keep the day the measure's forecast was last confirmed (and `changed` columns)."""
+    measure = _measure.alias("m")
+    confirmed = select(_forecast_confirmed(measure)).where(measure.c.id == measure_id)
+    await session.exec(
+        update(_summary)
+        .where(_summary.c.measure_id == measure_id)
+        .values(forecast_confirmed_on=confirmed.scalar_subquery(), **changed)
+    )
 
 
 async def _contributions(session: AsyncSession, chunk: list[int]) -> Contributions:

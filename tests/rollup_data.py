@@ -43,6 +43,7 @@ class Figures:
     overdue_days: int | None = None
     stage: Stage = Stage.IMPLEMENTED
     capex_plan: str | None = None
+    forecast_confirmed_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ async def add_measure(
             legal_entity_id=tree.entities[currency],
             business_unit_id=tree.unit_id,
             stage=figures.stage,
+            forecast_confirmed_on=figures.forecast_confirmed_on,
         )
         session.add(measure)
         await session.flush()

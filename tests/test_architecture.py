@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PURE = {
     "models.stages", "models.status", "models.money", "models.policy", "models.criteria",
     "models.closure", "models.escalation", "models.channels", "models.import_sheets",
-    "models.import_report",
+    "models.import_report", "models.forecasts",
 }  # fmt: skip
 # What workflow code may import: the standard library, temporalio, pydantic, pure modules.
 WORKFLOW_ALLOWED = {"temporalio", "pydantic", "__future__", "workflows", "activities.names", *PURE}

@@ -3,17 +3,26 @@ and each measure's status in SQL the same as the rule in `models.status`."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.measure import Measure
 from models.stages import Stage
-from models.status import Light, implementation_status, potential_status, rolled_up_delivery
-from services import rollup
+from models.status import (
+    Light,
+    implementation_status,
+    judge_value,
+    potential_status,
+    rolled_up_delivery,
+)
+from services import rollup, totals
+from services.db import transaction
 from services.rollup import Filters
 from tests.rollup_data import FEB, JAN, TODAY, Figures, Tree, add_measure, make_tree
 
@@ -175,3 +184,64 @@ async def test_filters_and_visibility_narrow_the_rollup(
 )  # fmt: skip
 def test_delivery_rollup_thresholds_by_share_of_value(late: str, red: str, light: Light) -> None:
     assert rolled_up_delivery(Decimal(late), Decimal(red), Decimal(100)) is light
+
+
+# TODAY is 30 Jun 2027: a forecast confirmed before 1 May 2027 is unconfirmed.
+@pytest.mark.parametrize(
+    ("forecast", "confirmed", "expected"),
+    [
+        ("100", date(2027, 5, 1), Light.GREEN),  # confirmed last month: still holds
+        ("100", date(2027, 4, 30), Light.AMBER),  # not since April: amber at best
+        ("90", date(2027, 4, 30), Light.AMBER),
+        ("50", date(2027, 4, 30), Light.RED),  # red stays red
+        ("100", None, Light.GREEN),  # not asked for (before Decided, or closed)
+    ],
+)
+async def test_a_forecast_left_unconfirmed_makes_the_value_light_amber_at_best(
+    sessions: async_sessionmaker[AsyncSession],
+    forecast: str,
+    confirmed: date | None,
+    expected: Light,
+) -> None:
+    tree = await make_tree(sessions, usd_rate=None)
+    figures = Figures(plan={JAN: "100"}, forecast={JAN: forecast}, forecast_confirmed_on=confirmed)
+    mid = await add_measure(sessions, tree, figures)
+    async with sessions() as session:
+        lights = await rollup.measure_lights(session, ids=[mid], today=TODAY)
+        whole = (await rollup.rollups(session, by="portfolio_id", today=TODAY))[tree.portfolio_id]
+    stale = confirmed if confirmed and confirmed < date(2027, 5, 1) else None
+    by_rule = judge_value(Decimal(100), Decimal(forecast), unconfirmed_since=stale).light
+    assert lights[mid][1] is expected is by_rule
+    assert whole.by_value == {expected: 1}
+
+
+async def test_a_group_is_amber_while_more_than_5_percent_of_its_plan_lacks_a_confirmed_forecast(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    tree = await make_tree(sessions, usd_rate=None)
+    fresh, stale = date(2027, 6, 2), date(2027, 3, 15)
+    await add_measure(
+        sessions,
+        tree,
+        Figures(plan={JAN: "940"}, forecast={JAN: "940"}, forecast_confirmed_on=fresh),
+    )
+    small = await add_measure(
+        sessions, tree, Figures(plan={JAN: "60"}, forecast={JAN: "60"}, forecast_confirmed_on=stale)
+    )
+    async with sessions() as session:
+        whole = (await rollup.rollups(session, by="portfolio_id", today=TODAY))[tree.portfolio_id]
+    assert whole.value is Light.AMBER
+    assert whole.value_reason == (
+        "94 % of planned value has a confirmed forecast, below 95 %; "
+        "100 % of plan achieved (actual where entered, else forecast), at least 95 %"
+    )
+    assert whole.by_value == {Light.GREEN: 1, Light.AMBER: 1}
+
+    async with transaction(sessions) as session:  # its owner confirms: the group is green again
+        await session.exec(
+            update(Measure).where(col(Measure.id) == small).values(forecast_confirmed_on=TODAY)
+        )
+        await totals.refresh_forecast_confirmed(session, small)
+    async with sessions() as session:
+        whole = (await rollup.rollups(session, by="portfolio_id", today=TODAY))[tree.portfolio_id]
+    assert (whole.value, whole.by_value) == (Light.GREEN, {Light.GREEN: 2})

@@ -13,6 +13,7 @@ from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
+from models import forecasts
 from models.audit import Actor, Channel
 from models.figures import ImpactLine, Milestone, MonthlyValue
 from models.fx import FxRate
@@ -285,6 +286,11 @@ async def _measure(
     if stage in (Stage.DECIDED, Stage.IMPLEMENTED, Stage.CLOSED):
         measure.plan_frozen_at = datetime.now(UTC)
         measure.plan_version = 1
+    if stage in forecasts.ASKED_IN:
+        # Most owners confirmed their forecast this month; every fourth has not since the month
+        # before last, so its value light is amber at best ("forecast not confirmed").
+        stale = forecasts.stale_before(today) - timedelta(days=10)
+        measure.forecast_confirmed_on = stale if index % 4 == 0 else today
     session.add(measure)
     await session.flush()
     await totals.refresh(session, [measure.id])  # figures, milestones and stage, all kept

@@ -15,6 +15,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 import workflows
+from activities.forecasts import ForecastActivities
 from activities.importing import ImportActivities
 from activities.lifecycle import LifecycleActivities
 from activities.notify import NotifyActivities
@@ -22,12 +23,14 @@ from config.settings import Settings
 from notifications.mailer import Mailer, SmtpConfig
 from services.db import create_engine, session_factory
 from services.outbox import Delivery
+from services.schedules import ensure_forecast_review
 from services.temporal_client import connect
 from valuegate import loop_check
+from workflows.forecast_review import ForecastReviewWorkflow
 from workflows.importing import ImportWorkflow
 from workflows.measure import MeasureWorkflow
 
-WORKFLOWS = [MeasureWorkflow, ImportWorkflow]
+WORKFLOWS = [MeasureWorkflow, ImportWorkflow, ForecastReviewWorkflow]
 log = logging.getLogger(__name__)
 
 
@@ -80,7 +83,9 @@ def build_worker(
 ) -> Worker:
     """A worker for every ValueGate workflow and activity on the task queue."""
     queue = task_queue or settings.temporal_task_queue
-    notify = NotifyActivities(sessions=sessions, delivery=emails or delivery(settings))
+    emails = emails or delivery(settings)
+    notify = NotifyActivities(sessions=sessions, delivery=emails)
+    forecasts = ForecastActivities(sessions=sessions, delivery=emails)
     lifecycle = LifecycleActivities(sessions=sessions)
     imports = ImportActivities(
         database_url=settings.database_url,
@@ -102,6 +107,7 @@ def build_worker(
             imports.run_import,
             imports.follow_up_import,
             imports.record_import_failure,
+            forecasts.review_forecasts,
         ],
         max_concurrent_activities=settings.worker_activity_slots,
         max_cached_workflows=settings.worker_cached_workflows,
@@ -129,6 +135,7 @@ async def run(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     emails = delivery(settings)
+    await ensure_forecast_review(client, task_queue=settings.temporal_task_queue)
     try:
         async with build_worker(
             client, settings=settings, sessions=session_factory(engine), emails=emails

@@ -325,3 +325,18 @@ class ImportOutcome(BaseModel):
 
     applied: bool
     follow_ups: int = 0
+
+
+class ForecastReview(BaseModel):
+    """A monthly forecast review (`forecast-review`) as of `day` (None: the day it runs)."""
+
+    day: date | None = None
+
+
+class ForecastReviewOutcome(BaseModel):
+    """What a forecast review did: the owners asked (each in one email listing their measures),
+    the measures they were asked about, and those whose forecast is unconfirmed now."""
+
+    owners: int = 0
+    measures: int = 0
+    unconfirmed: int = 0

@@ -29,7 +29,15 @@ from models.figures import ImpactLine, LineChange, LineIn, MilestoneChange, Mile
 from models.measure import Measure
 from models.money import Scenario
 from models.people import Person
-from services import access, figures, impact_lines, lifecycle, measures, milestones
+from services import (
+    access,
+    figures,
+    forecasts,
+    impact_lines,
+    lifecycle,
+    measures,
+    milestones,
+)
 from services.db import transaction
 from services.errors import FieldProblem, Forbidden, InvalidInput
 
@@ -191,6 +199,27 @@ async def change_milestone(
     )
 
 
+@router.post("/measures/{measure_id}/forecast-confirmation")
+async def confirm_forecast(
+    request: Request,
+    measure_id: RowId,
+    viewer: PageViewer,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    form = await page_form(request)
+
+    async def change(session: AsyncSession, measure: Measure, actor: Actor) -> None:
+        await forecasts.confirm(
+            session, measure=measure, person=viewer, actor=actor, today=date.today()
+        )
+
+    return await _milestone_change(
+        request, measure_id, viewer, sessions, settings, temporal, form, change, "forecast"
+    )
+
+
 async def _milestone_change(
     request: Request,
     measure_id: int,
@@ -200,7 +229,10 @@ async def _milestone_change(
     temporal: Client,
     form: dict[str, str],
     change: Callable[[AsyncSession, Measure, Actor], Awaitable[None]],
+    anchor: str = "milestones",
 ) -> Response:
+    """Carry out `change` of the measure for the viewer, then show the page at `anchor`; or the
+    page with why nothing was saved."""
     try:
         async with transaction(sessions) as session:
             if not await access.sees_measure(session, viewer, measure_id):
@@ -215,7 +247,7 @@ async def _milestone_change(
         raise HTTPException(403, str(error)) from error
     else:
         await lifecycle.figures_changed(temporal, measure_id)
-        return RedirectResponse(f"/measures/{measure_id}#milestones", status_code=303)
+        return RedirectResponse(f"/measures/{measure_id}#{anchor}", status_code=303)
     async with sessions() as session:
         return await render_measure(
             request, session, measure_id, viewer, settings, message, 422, form

@@ -15,7 +15,7 @@ from api.params import RowId
 from models.audit import Actor, Channel
 from models.measure import MeasureCreate, MeasurePublic, MeasureUpdate
 from models.measure_query import MeasureQuery
-from services import access, lifecycle, measures
+from services import access, forecasts, lifecycle, measures
 from services.db import transaction
 
 router = APIRouter(responses=SIGNED_IN, prefix="/api/measures", tags=["measures"])
@@ -162,3 +162,33 @@ async def read_measure(
     return measures.public(
         measure, await measures.facts(session, measure=measure, today=date.today())
     )
+
+
+@router.post(
+    "/{measure_id}/forecast-confirmation",
+    response_model=MeasurePublic,
+    summary="Confirm the measure's forecast as it stands (asked for monthly from Decided)",
+    responses={
+        403: {"description": "Only the owner, the portfolio's managers and admins confirm"},
+        404: {"description": "No such measure, or not one you may see"},
+        422: {"description": "The measure is not between the Decided gate and closure"},
+    },
+)
+async def confirm_forecast(
+    measure_id: RowId, person: CurrentPerson, sessions: SessionsDep, temporal: TemporalDep
+) -> MeasurePublic:
+    async with transaction(sessions) as session:
+        if not await access.sees_measure(session, person, measure_id):
+            raise HTTPException(404, f"measure {measure_id} not found")
+        measure = await measures.get(session, measure_id=measure_id)
+        await forecasts.confirm(
+            session,
+            measure=measure,
+            person=person,
+            actor=Actor.person(person.id, Channel.API),
+            today=date.today(),
+        )
+        await session.refresh(measure)
+        facts = await measures.facts(session, measure=measure, today=date.today())
+    await lifecycle.figures_changed(temporal, measure_id)
+    return measures.public(measure, facts)

@@ -21,6 +21,7 @@ from api.errors import refusal_text
 from api.params import RowId
 from api.templating import field_errors, plain_error, templates
 from config.settings import Settings
+from models import forecasts
 from models.audit import Actor
 from models.channels import Channel
 from models.measure import Measure, MeasureCreate, MeasureUpdate, workflow_id_for
@@ -376,6 +377,13 @@ def _message(action: Action, by: int, form: dict[str, str]) -> tuple[Any, BaseMo
     )
 
 
+def _forecast_due(measure: Measure) -> date | None:
+    """By when the owner is to confirm the measure's forecast next; None: it is not asked for."""
+    if measure.stage not in forecasts.ASKED_IN or measure.forecast_confirmed_on is None:
+        return None
+    return forecasts.due_by(measure.forecast_confirmed_on)
+
+
 async def render_measure(
     request: Request,
     session: AsyncSession,
@@ -416,6 +424,7 @@ async def render_measure(
             "about": about,
             "delivery_status": delivery_status,
             "value_status": value_status,
+            "forecast_due": _forecast_due(view.measure),
             "workflow_url": workflow_url,
             "actions": view.actions_for(viewer.id or 0),
             "stages": GATE_ORDER,
